@@ -1,0 +1,3 @@
+from seizure.cli import main
+
+main()

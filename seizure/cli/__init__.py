@@ -1,0 +1,63 @@
+"""The ``seizure`` command: a thin click group over the library.
+
+Subcommands live one per module in this package and are imported only when used, so
+``seizure --help`` answers without importing numpy, scipy or torch.
+"""
+
+from __future__ import annotations
+
+import importlib
+import importlib.util
+
+import click
+
+from seizure import __version__
+
+# name -> (module, one-line help shown by ``seizure --help`` without importing the module)
+COMMANDS: dict[str, tuple[str, str]] = {
+    "demo": ("seizure.cli.demo", "Synthesize, preprocess, train and evaluate a small demo."),
+    "synth": ("seizure.cli.synth", "Write a synthetic TUSZ-like corpus with known seizures."),
+    "preprocess": ("seizure.cli.preprocess", "Turn a corpus of EDF recordings into a cache."),
+    "info": ("seizure.cli.info", "Describe a cache written by 'seizure preprocess'."),
+    "train": ("seizure.cli.train", "Train a detector on a cache."),
+    "evaluate": ("seizure.cli.evaluate", "Run a checkpoint over a split and score it."),
+    "detect": ("seizure.cli.detect", "Detect seizures in new EDF recordings."),
+    "score": ("seizure.cli.score", "Score hypothesis annotations against references."),
+    "timescale": ("seizure.cli.timescale", "Report a model's memory timescales."),
+    "experiment": ("seizure.cli.experiment", "Run a grid of training runs (the paper's tables)."),
+}
+
+
+class LazyGroup(click.Group):
+    """A click group whose subcommands are imported on first use."""
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return [name for name, (module, _) in COMMANDS.items() if _available(module)]
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        if cmd_name not in COMMANDS or not _available(COMMANDS[cmd_name][0]):
+            return None
+        module = importlib.import_module(COMMANDS[cmd_name][0])
+        return module.command
+
+    def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        rows = [(name, COMMANDS[name][1]) for name in self.list_commands(ctx)]
+        if rows:
+            with formatter.section("Commands"):
+                formatter.write_dl(rows)
+
+
+def _available(module: str) -> bool:
+    return importlib.util.find_spec(module) is not None
+
+
+@click.group(
+    name="seizure", cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"]}
+)
+@click.version_option(__version__, prog_name="seizure")
+def main() -> None:
+    """EEG seizure detection: preprocess EDF corpora, train CNN/RNN detectors, and score
+    them as sensitivity against false alarms per 24 hours (NEDC and SzCORE rules).
+
+    Start with 'seizure demo' to see the whole pipeline run on a synthetic corpus.
+    """

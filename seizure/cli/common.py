@@ -1,0 +1,39 @@
+"""Options and helpers shared by the subcommands."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import click
+
+from seizure.config import Config, ConfigError, load_config
+
+
+def config_options(func: Callable[..., Any]) -> Callable[..., Any]:
+    """Add ``--config FILE`` (repeatable) and ``--set key=value`` (repeatable)."""
+    func = click.option(
+        "--set",
+        "overrides",
+        multiple=True,
+        metavar="KEY=VALUE",
+        help="Override one config value, e.g. --set train.epochs=3 (repeatable; values are YAML).",
+    )(func)
+    func = click.option(
+        "--config",
+        "config_files",
+        multiple=True,
+        type=click.Path(exists=True, dir_okay=False),
+        help="YAML config file(s) from configs/, merged in order over the defaults (repeatable).",
+    )(func)
+    return func
+
+
+def resolve_config(
+    config_files: Sequence[str], overrides: Sequence[str], base: dict | None = None
+) -> Config:
+    """Load the config or exit with a usage error (exit code 2) that says what is wrong."""
+    try:
+        return load_config(list(config_files), list(overrides), base=base)
+    except ConfigError as err:
+        raise click.UsageError(str(err)) from err

@@ -1,0 +1,310 @@
+"""One configuration object for every command.
+
+A :class:`Config` is a frozen dataclass made of one section per pipeline stage
+(``preprocess``, ``synth``, ``model``, ``train``, ``evaluate``) plus a global ``seed``.
+It is built in three layers, each overriding the one before::
+
+    defaults (the dataclasses)  ->  YAML files (--config, in order)  ->  --set a.b=value
+
+Unknown keys and values of the wrong type are rejected with a message naming the key,
+what was found and what was expected. The resolved config is written beside every output
+(``config.yaml``) and stored in every checkpoint, and :func:`fingerprint` of the
+``preprocess`` section is recorded with each cache so that a model is never trained or
+evaluated on a cache made with other preprocessing.
+
+This module imports nothing heavy (no numpy, no torch) so that ``seizure --help`` stays fast.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+import types
+import typing
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal, TypeVar, Union, get_args, get_origin
+
+import yaml
+
+from seizure.evaluation.config import EvaluateConfig
+from seizure.models.config import ModelConfig
+from seizure.preprocessing.config import PreprocessConfig
+from seizure.synth.config import SynthConfig
+from seizure.training.config import TrainConfig
+
+__all__ = [
+    "Config",
+    "ConfigError",
+    "apply_overrides",
+    "fingerprint",
+    "from_dict",
+    "load_config",
+    "save_config",
+    "to_dict",
+]
+
+T = TypeVar("T")
+
+
+class ConfigError(ValueError):
+    """A configuration value or key is invalid."""
+
+
+@dataclass(frozen=True)
+class Config:
+    """The whole resolved configuration of a run.
+
+    Parameters
+    ----------
+    seed : int
+        Seed for every random number generator (numpy, torch, python).
+    preprocess, synth, model, train, evaluate
+        One section per pipeline stage; see each section's class for its fields.
+    """
+
+    seed: int = 0
+    preprocess: PreprocessConfig = field(default_factory=PreprocessConfig)
+    synth: SynthConfig = field(default_factory=SynthConfig)
+    model: ModelConfig = field(default_factory=ModelConfig)
+    train: TrainConfig = field(default_factory=TrainConfig)
+    evaluate: EvaluateConfig = field(default_factory=EvaluateConfig)
+
+
+# --------------------------------------------------------------------------- conversion
+
+
+def _type_name(tp: Any) -> str:
+    if isinstance(tp, type):
+        return tp.__name__
+    return str(tp).replace("typing.", "")
+
+
+def _convert(value: Any, tp: Any, key: str) -> Any:
+    """Check ``value`` against the annotation ``tp`` and convert it (lists -> tuples)."""
+    origin = get_origin(tp)
+    args = get_args(tp)
+    if tp is Any:
+        return value
+    if origin in (Union, types.UnionType):
+        if value is None and type(None) in args:
+            return None
+        errors = []
+        for arg in args:
+            if arg is type(None):
+                continue
+            try:
+                return _convert(value, arg, key)
+            except ConfigError as err:
+                errors.append(str(err))
+        if len(errors) == 1:
+            raise ConfigError(errors[0])
+        raise ConfigError(
+            f"Invalid value for '{key}': expected {_type_name(tp)}, got {value!r} instead"
+        )
+    if origin is Literal:
+        if value in args:
+            return value
+        allowed = ", ".join(repr(a) for a in args)
+        raise ConfigError(
+            f"Invalid value for '{key}': allowed values are {allowed}, got {value!r} instead"
+        )
+    if origin is tuple:
+        if not isinstance(value, (list, tuple)):
+            raise ConfigError(f"Invalid value for '{key}': expected a list, got {value!r} instead")
+        if len(args) == 2 and args[1] is Ellipsis:
+            return tuple(_convert(v, args[0], f"{key}[{i}]") for i, v in enumerate(value))
+        if len(args) != len(value):
+            raise ConfigError(
+                f"Invalid value for '{key}': expected {len(args)} items, got {len(value)}"
+            )
+        return tuple(_convert(v, a, f"{key}[{i}]") for i, (v, a) in enumerate(zip(value, args)))
+    if origin in (dict, Mapping) or tp is dict:
+        if not isinstance(value, Mapping):
+            raise ConfigError(
+                f"Invalid value for '{key}': expected a mapping, got {value!r} instead"
+            )
+        ktp, vtp = args if args else (str, Any)
+        return {
+            _convert(k, ktp, f"{key}.<key>"): _convert(v, vtp, f"{key}.{k}")
+            for k, v in value.items()
+        }
+    if dataclasses.is_dataclass(tp):
+        if isinstance(value, tp):
+            return value
+        if not isinstance(value, Mapping):
+            raise ConfigError(
+                f"Invalid value for '{key}': expected a mapping of {tp.__name__} fields, "
+                f"got {value!r} instead"
+            )
+        return from_dict(tp, value, prefix=key)
+    if tp is bool:
+        if isinstance(value, bool):
+            return value
+        raise ConfigError(f"Invalid value for '{key}': expected true/false, got {value!r}")
+    if tp is int:
+        if isinstance(value, int) and not isinstance(value, bool):
+            return value
+        if isinstance(value, float) and value.is_integer():
+            return int(value)
+        raise ConfigError(f"Invalid value for '{key}': expected an integer, got {value!r}")
+    if tp is float:
+        if isinstance(value, (int, float)) and not isinstance(value, bool):
+            return float(value)
+        raise ConfigError(f"Invalid value for '{key}': expected a number, got {value!r}")
+    if tp is str:
+        if isinstance(value, str):
+            return value
+        raise ConfigError(f"Invalid value for '{key}': expected a string, got {value!r}")
+    if isinstance(tp, type) and isinstance(value, tp):
+        return value
+    raise ConfigError(f"Invalid value for '{key}': expected {_type_name(tp)}, got {value!r}")
+
+
+def from_dict(cls: type[T], data: Mapping[str, Any], prefix: str = "") -> T:
+    """Build the dataclass ``cls`` from a (possibly partial) mapping, checking every value.
+
+    Parameters
+    ----------
+    cls : type
+        A dataclass type.
+    data : mapping
+        Field values; missing fields take their defaults.
+    prefix : str
+        Dotted path of ``cls`` inside the whole config, used in error messages.
+
+    Returns
+    -------
+    instance of ``cls``
+
+    Raises
+    ------
+    ConfigError
+        On an unknown key (the known ones are listed) or a value of the wrong type.
+    """
+    hints = typing.get_type_hints(cls)
+    names = [f.name for f in dataclasses.fields(cls) if f.init]
+    unknown = sorted(set(data) - set(names))
+    if unknown:
+        where = f" in '{prefix}'" if prefix else ""
+        raise ConfigError(
+            f"Unknown config key(s) {', '.join(repr(u) for u in unknown)}{where}; "
+            f"known keys: {', '.join(names)}"
+        )
+    kwargs = {}
+    for name in names:
+        if name in data:
+            key = f"{prefix}.{name}" if prefix else name
+            kwargs[name] = _convert(data[name], hints[name], key)
+    try:
+        return cls(**kwargs)
+    except (TypeError, ValueError) as err:
+        raise ConfigError(f"Invalid config{' ' + prefix if prefix else ''}: {err}") from err
+
+
+def to_dict(obj: Any) -> Any:
+    """Turn a config dataclass into plain YAML/JSON-serialisable python (tuples -> lists)."""
+    if dataclasses.is_dataclass(obj) and not isinstance(obj, type):
+        return {f.name: to_dict(getattr(obj, f.name)) for f in dataclasses.fields(obj)}
+    if isinstance(obj, (list, tuple)):
+        return [to_dict(v) for v in obj]
+    if isinstance(obj, dict):
+        return {str(k): to_dict(v) for k, v in obj.items()}
+    if isinstance(obj, Path):
+        return str(obj)
+    return obj
+
+
+def _deep_merge(base: dict[str, Any], update: Mapping[str, Any]) -> dict[str, Any]:
+    out = dict(base)
+    for key, value in update.items():
+        if isinstance(value, Mapping) and isinstance(out.get(key), Mapping):
+            out[key] = _deep_merge(dict(out[key]), value)
+        else:
+            out[key] = value
+    return out
+
+
+def apply_overrides(data: dict[str, Any], overrides: Sequence[str]) -> dict[str, Any]:
+    """Apply ``a.b.c=value`` overrides to a nested dict; values are parsed as YAML.
+
+    ``--set model.cell=gru``, ``--set train.epochs=3``, ``--set preprocess.bandpass_hz=[1,40]``.
+    """
+    out = dict(data)
+    for item in overrides:
+        if "=" not in item:
+            raise ConfigError(
+                f"Invalid override {item!r}: expected key=value, for example train.epochs=3"
+            )
+        key, raw = item.split("=", 1)
+        key = key.strip()
+        if not key or any(not part for part in key.split(".")):
+            raise ConfigError(f"Invalid override {item!r}: empty key")
+        try:
+            value = yaml.safe_load(raw) if raw.strip() else ""
+        except yaml.YAMLError as err:
+            raise ConfigError(f"Invalid override {item!r}: cannot parse value ({err})") from err
+        nested: Any = value
+        for part in reversed(key.split(".")):
+            nested = {part: nested}
+        out = _deep_merge(out, nested)
+    return out
+
+
+def load_config(
+    paths: Sequence[str | Path] | str | Path | None = None,
+    overrides: Sequence[str] = (),
+    base: Mapping[str, Any] | None = None,
+) -> Config:
+    """Resolve a :class:`Config` from defaults, YAML files and ``key=value`` overrides.
+
+    Parameters
+    ----------
+    paths : path or sequence of paths, optional
+        YAML files, merged in order. Each holds any subset of the sections
+        (``preprocess:``, ``model:``, ...) and ``seed``.
+    overrides : sequence of str
+        ``section.key=value`` strings applied last.
+    base : mapping, optional
+        A resolved config dict to start from (e.g. the one stored in a checkpoint).
+
+    Returns
+    -------
+    Config
+    """
+    if paths is None:
+        paths = []
+    elif isinstance(paths, (str, Path)):
+        paths = [paths]
+    data: dict[str, Any] = dict(base or {})
+    for path in paths:
+        path = Path(path)
+        if not path.is_file():
+            raise ConfigError(f"Config file {str(path)!r} does not exist")
+        try:
+            loaded = yaml.safe_load(path.read_text()) or {}
+        except yaml.YAMLError as err:
+            raise ConfigError(f"Config file {str(path)!r} is not valid YAML: {err}") from err
+        if not isinstance(loaded, Mapping):
+            raise ConfigError(
+                f"Config file {str(path)!r} must hold a mapping of sections, got "
+                f"{type(loaded).__name__}"
+            )
+        data = _deep_merge(data, loaded)
+    data = apply_overrides(data, overrides)
+    return from_dict(Config, data)
+
+
+def save_config(config: Any, path: str | Path) -> None:
+    """Write a config (any config dataclass) as YAML, atomically."""
+    from seizure.utils.fsio import atomic_write_text
+
+    atomic_write_text(Path(path), yaml.safe_dump(to_dict(config), sort_keys=False))
+
+
+def fingerprint(section: Any) -> str:
+    """A short stable hash of a config section (16 hex digits of sha256 of its JSON)."""
+    blob = json.dumps(to_dict(section), sort_keys=True, separators=(",", ":"))
+    return hashlib.sha256(blob.encode()).hexdigest()[:16]

@@ -1,0 +1,1 @@
+"""Scoring (NEDC OVLP/TAES/EPOCH/DPALIGN, SzCORE), post-processing, evaluation reports."""

@@ -1,0 +1,1 @@
+"""Reading recordings and annotations: EDF/BDF files, channel labels, annotation formats."""

@@ -1,0 +1,1 @@
+"""Detectors (CNN front end + recurrent part), their initializers and regularizers."""

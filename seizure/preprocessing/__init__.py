@@ -1,0 +1,1 @@
+"""Recordings to cached windows: montages, resampling, filtering, features, the cache."""

@@ -1,0 +1,1 @@
+"""A synthetic TUSZ-like corpus with known seizures."""

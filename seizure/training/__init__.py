@@ -1,0 +1,1 @@
+"""Training loop, data feeding from the cache, checkpoints."""
