@@ -74,12 +74,27 @@ class Annotation:
         level). Clipping appends a warning to :attr:`warnings`.
         """
         limit = self.duration if duration is None else duration
-        seiz = [
+        name = str(self.source or "annotation")
+        # Per-channel files interleave channels, so file order is checked within each channel
+        # (pooled events are sorted before normalize_events sees them).
+        last_start: dict[str, float] = {}
+        for e in self.events:
+            if e.start < last_start.get(e.channel, e.start):
+                _warn_once(self.warnings, f"{name}: events were out of order and have been sorted")
+                break
+            last_start[e.channel] = e.start
+        seiz = sorted(
             Event(e.start, e.stop, SEIZURE, TERM, e.confidence)
             for e in self.events
             if e.label != BACKGROUND
-        ]
-        return normalize_events(seiz, limit, self.warnings, str(self.source or "annotation"))
+        )
+        return normalize_events(seiz, limit, self.warnings, name)
+
+
+def _warn_once(warnings: list[str] | None, message: str) -> None:
+    """Append ``message`` unless already there (``seizures()`` may be called repeatedly)."""
+    if warnings is not None and message not in warnings:
+        warnings.append(message)
 
 
 def normalize_events(
@@ -109,17 +124,17 @@ def normalize_events(
     """
     out: list[Event] = []
     items = list(events)
-    if any(b.start < a.start for a, b in zip(items, items[1:])) and warnings is not None:
-        warnings.append(f"{name}: events were out of order and have been sorted")
+    if any(b.start < a.start for a, b in zip(items, items[1:])):
+        _warn_once(warnings, f"{name}: events were out of order and have been sorted")
     for ev in sorted(items):
         start, stop = max(0.0, ev.start), ev.stop
         if duration is not None and stop > duration:
-            if warnings is not None:
-                warnings.append(
-                    f"{name}: event {ev.start:.3f}-{ev.stop:.3f} s runs past the end of the "
-                    f"recording ({duration:.3f} s) and was "
-                    + ("dropped" if start >= duration else "clipped")
-                )
+            _warn_once(
+                warnings,
+                f"{name}: event {ev.start:.3f}-{ev.stop:.3f} s runs past the end of the "
+                f"recording ({duration:.3f} s) and was "
+                + ("dropped" if start >= duration else "clipped"),
+            )
             stop = duration
         if stop <= start:
             continue

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as _dt
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -33,6 +34,13 @@ class Recording:
         Recording length in seconds (records x record duration).
     warnings : list of str
         Non-fatal problems (flat or NaN channels, ...), each naming the file and channel.
+    units : list of str
+        Unit of each channel's values: ``uV`` for every voltage channel (converted from the
+        header's ``mV``/``V``/``nV``), else the header's physical dimension as written
+        (``%``, ``bpm``...). Empty when the producer did not fill it.
+    start_time : datetime or None
+        Recording start from the header (``startdate``/``starttime``; local clock time, often
+        anonymised), or None when it cannot be parsed.
     """
 
     path: Path
@@ -42,6 +50,8 @@ class Recording:
     data: list[np.ndarray]
     duration_s: float
     warnings: list[str] = field(default_factory=list)
+    units: list[str] = field(default_factory=list)
+    start_time: _dt.datetime | None = None
 
     def index(self, label: str) -> int:
         """Position of a normalised label; raises KeyError naming the file when absent."""
