@@ -1,0 +1,210 @@
+"""Pair reference and hypothesis annotation files from NEDC list files or folders.
+
+A *list file* holds one annotation path per line (NEDC's ``ref.list`` / ``hyp.list``): blank
+lines and lines starting with ``#`` are skipped, ``$VARS`` / ``${VARS}`` and ``~`` are
+expanded, and relative paths are resolved from the list file's folder. A *folder* is searched
+recursively for annotation files (``.csv_bi``, ``.csv``, ``.tse_bi``, ``.tse``, ``.lbl_bi``,
+``.lbl``, ``*_events.tsv``); when several files describe one recording the first suffix in
+that order wins.
+
+Pairing: two list files pair line by line, as NEDC does (a differing recording name is
+reported); in every other combination files pair by recording name (the file name without
+its annotation suffix). A reference without hypothesis is kept with ``hyp=None`` (scored as
+no detections); hypotheses without reference are reported and ignored.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from seizure.utils.errors import InputFileError
+
+#: Annotation suffixes in order of preference (mirrors ``seizure.io.annotations``).
+SUFFIXES: tuple[str, ...] = (".csv_bi", ".csv", ".tse_bi", ".tse", ".lbl_bi", ".lbl")
+TSV_SUFFIX = "_events.tsv"
+
+
+@dataclass(frozen=True)
+class FilePair:
+    """One recording to score.
+
+    Attributes
+    ----------
+    name : str
+        Recording name (reference file name without its annotation suffix).
+    ref : Path
+        Reference annotation file.
+    hyp : Path or None
+        Hypothesis annotation file; ``None`` when there is none (no detections).
+    """
+
+    name: str
+    ref: Path
+    hyp: Path | None
+
+
+@dataclass
+class Pairing:
+    """The result of :func:`pair_inputs`: pairs in order, and what could not be paired."""
+
+    pairs: list[FilePair] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+
+
+def recording_name(path: str | Path) -> str:
+    """File name without its annotation suffix: ``a_s001_t000.csv_bi`` -> ``a_s001_t000``.
+
+    BIDS/SzCORE ``sub-01_ses-01_task-szMonitoring_run-00_events.tsv`` loses ``_events.tsv``.
+    """
+    name = Path(path).name
+    low = name.lower()
+    if low.endswith(TSV_SUFFIX):
+        return name[: -len(TSV_SUFFIX)]
+    for suffix in (*SUFFIXES, ".tsv"):
+        if low.endswith(suffix):
+            return name[: -len(suffix)]
+    return Path(name).stem
+
+
+def _rank(path: Path) -> int:
+    low = path.name.lower()
+    for i, suffix in enumerate(SUFFIXES):
+        if low.endswith(suffix):
+            return i
+    return len(SUFFIXES) if low.endswith(".tsv") else len(SUFFIXES) + 1
+
+
+def is_annotation_file(path: Path) -> bool:
+    """True when ``path``'s name ends with an annotation suffix (or ``.tsv``)."""
+    return _rank(path) <= len(SUFFIXES)
+
+
+def read_list(path: str | Path) -> list[Path]:
+    """Read an NEDC list file.
+
+    Parameters
+    ----------
+    path : str or Path
+        Text file with one annotation path per line.
+
+    Returns
+    -------
+    list of Path
+        Absolute-or-list-relative paths, in file order (existence is not checked here).
+
+    Raises
+    ------
+    InputFileError
+        When the file cannot be read, or a line holds an undefined ``$VARIABLE``.
+    """
+    path = Path(path)
+    try:
+        text = path.read_text()
+    except (OSError, UnicodeDecodeError) as err:
+        raise InputFileError(path, f"cannot read list file ({err})") from err
+    out: list[Path] = []
+    for line_no, raw in enumerate(text.splitlines(), start=1):
+        line = raw.strip()
+        if not line or line.startswith("#"):
+            continue
+        expanded = os.path.expanduser(os.path.expandvars(line))
+        if "$" in expanded:
+            raise InputFileError(
+                path, f"line {line_no}: undefined environment variable in {line!r}"
+            )
+        item = Path(expanded)
+        out.append(item if item.is_absolute() else path.parent / item)
+    return out
+
+
+def scan_folder(folder: str | Path) -> dict[str, Path]:
+    """Annotation files under ``folder`` (recursively), keyed by recording name.
+
+    When one recording has several annotation files the preferred suffix wins (``.csv_bi``
+    over ``.csv`` over ``.tse_bi`` ...). The same name in two sub-folders is an error.
+
+    Raises
+    ------
+    InputFileError
+        When two sub-folders hold annotations of one recording name.
+    """
+    folder = Path(folder)
+    found: dict[str, Path] = {}
+    for path in sorted(p for p in folder.rglob("*") if p.is_file() and is_annotation_file(p)):
+        name = recording_name(path)
+        prev = found.get(name)
+        if prev is None:
+            found[name] = path
+        elif prev.parent != path.parent:
+            raise InputFileError(
+                folder,
+                f"recording {name!r} has annotation files in two folders ({prev} and {path}); "
+                "pass list files to pair them explicitly",
+            )
+        elif _rank(path) < _rank(prev):
+            found[name] = path
+    return found
+
+
+def _entries(source: Path) -> list[Path]:
+    return read_list(source) if source.is_file() else list(scan_folder(source).values())
+
+
+def pair_inputs(ref: str | Path, hyp: str | Path) -> Pairing:
+    """Pair reference and hypothesis annotation files.
+
+    Parameters
+    ----------
+    ref, hyp : str or Path
+        Each a list file or a folder of annotation files.
+
+    Returns
+    -------
+    Pairing
+        ``pairs`` in reference order; ``warnings`` name hypotheses without reference,
+        list entries whose names differ, and list lengths that differ.
+
+    Raises
+    ------
+    InputFileError
+        When ``ref`` or ``hyp`` does not exist, a list cannot be read, or there is no
+        reference file at all.
+    """
+    ref, hyp = Path(ref), Path(hyp)
+    for what, path in (("reference", ref), ("hypothesis", hyp)):
+        if not path.exists():
+            raise InputFileError(path, f"{what} list or folder does not exist")
+    out = Pairing()
+    refs = _entries(ref)
+    if not refs:
+        raise InputFileError(ref, "no reference annotation files found")
+    if ref.is_file() and hyp.is_file():
+        hyps = read_list(hyp)
+        if len(hyps) != len(refs):
+            out.warnings.append(
+                f"{hyp}: {len(hyps)} hypothesis entries for {len(refs)} references; "
+                "pairing line by line"
+            )
+        for i, r in enumerate(refs):
+            h = hyps[i] if i < len(hyps) else None
+            if h is not None and recording_name(h) != recording_name(r):
+                out.warnings.append(
+                    f"{hyp}: line {i + 1} names {recording_name(h)!r} but reference line "
+                    f"{i + 1} names {recording_name(r)!r}; paired by position"
+                )
+            out.pairs.append(FilePair(recording_name(r), r, h))
+        for h in hyps[len(refs) :]:
+            out.warnings.append(f"{h}: hypothesis without reference, ignored")
+        return out
+    by_name = {recording_name(h): h for h in _entries(hyp)}
+    seen: set[str] = set()
+    for r in refs:
+        name = recording_name(r)
+        seen.add(name)
+        out.pairs.append(FilePair(name, r, by_name.get(name)))
+    for name, h in by_name.items():
+        if name not in seen:
+            out.warnings.append(f"{h}: hypothesis without reference, ignored")
+    return out

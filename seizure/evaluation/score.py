@@ -1,0 +1,486 @@
+"""Score hypothesis seizure events against references: the library behind ``seizure score``.
+
+Methods (keys of the results):
+
+``ovlp``, ``taes``, ``epoch``, ``dpalign``
+    NEDC EEG Eval v6.0.0's scorers for label ``seiz`` (:mod:`seizure.evaluation.nedc`), pooled
+    over recordings: counts are summed, then sensitivity, specificity and false alarms per
+    24 h are derived from the sums; the total duration is the sum of the reference durations.
+``szcore_event``, ``szcore_sample``
+    SzCORE's event and sample scoring through ``timescoring``
+    (:mod:`seizure.evaluation.szcore`), pooled over recordings, plus SzCORE's average over
+    patients (the recording name up to the first ``_`` by default).
+
+Entry points, from cheapest to most convenient:
+
+* :func:`score_events` - one recording, one method, events in memory (returns additive
+  counts; sum them over recordings, e.g. once per threshold of an operating curve);
+* :func:`score_recordings` - many recordings given as ``(name, ref, hyp, duration)``;
+* :func:`score_pairs` - many :class:`~seizure.io.events.Annotation` pairs;
+* :func:`score_files` - reference and hypothesis list files or folders (what the CLI runs).
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from seizure.evaluation.nedc import (
+    NEDC_METHODS,
+    SEIZ,
+    Intervals,
+    NedcCounts,
+    as_intervals,
+    build_timeline,
+    score_timelines,
+)
+from seizure.evaluation.szcore import SZCORE_METHODS, SzcoreCounts, patient_average, szcore_counts
+from seizure.io.events import Annotation
+from seizure.utils.errors import InputFileError
+
+#: Every method, in report order.
+METHODS: tuple[str, ...] = NEDC_METHODS + SZCORE_METHODS
+
+Counts = NedcCounts | SzcoreCounts
+
+
+@dataclass(frozen=True)
+class ScoreParams:
+    """Scoring parameters (NEDC's ``params.toml`` values by default).
+
+    Parameters
+    ----------
+    epoch_s : float
+        EPOCH scorer epoch in seconds.
+    dpalign_penalties : (float, float, float)
+        DPALIGN deletion, insertion and substitution penalties.
+    patient_regex : str
+        Matched at the start of a recording name to find its patient (first group, else the
+        whole match; the whole name when it does not match).
+    szcore_fs_hz : int
+        SzCORE mask rate in Hz.
+    """
+
+    epoch_s: float = 0.25
+    dpalign_penalties: tuple[float, float, float] = (1.0, 1.0, 1.0)
+    patient_regex: str = "^[^_]+"
+    szcore_fs_hz: int = 1
+
+    def __post_init__(self) -> None:
+        if not self.epoch_s > 0:
+            raise ValueError(f"Invalid value for 'epoch_s': expected > 0, got {self.epoch_s!r}")
+        if self.szcore_fs_hz < 1:
+            raise ValueError(
+                f"Invalid value for 'szcore_fs_hz': expected >= 1, got {self.szcore_fs_hz!r}"
+            )
+        try:
+            re.compile(self.patient_regex)
+        except re.error as err:
+            raise ValueError(
+                f"Invalid value for 'patient_regex': {self.patient_regex!r} ({err})"
+            ) from err
+
+    @classmethod
+    def from_config(cls, config: Any) -> ScoreParams:
+        """Take the scoring fields of an :class:`~seizure.evaluation.config.EvaluateConfig`."""
+        return cls(
+            epoch_s=config.epoch_seconds,
+            dpalign_penalties=tuple(config.dpalign_penalties),
+            patient_regex=config.patient_regex,
+            szcore_fs_hz=config.szcore_fs_hz,
+        )
+
+
+def check_methods(methods: str | Iterable[str] | None) -> tuple[str, ...]:
+    """Validate method names; ``None`` or ``"all"`` means every method.
+
+    Returns the methods without duplicates, in :data:`METHODS` order.
+
+    Raises
+    ------
+    ValueError
+        Naming the unknown method and the allowed ones.
+    """
+    if methods is None:
+        return METHODS
+    if isinstance(methods, str):
+        methods = [methods]
+    wanted: set[str] = set()
+    for item in methods:
+        for name in str(item).split(","):
+            name = name.strip().lower()
+            if not name:
+                continue
+            if name == "all":
+                wanted.update(METHODS)
+            elif name == "nedc":
+                wanted.update(NEDC_METHODS)
+            elif name == "szcore":
+                wanted.update(SZCORE_METHODS)
+            elif name in METHODS:
+                wanted.add(name)
+            else:
+                raise ValueError(
+                    f"Invalid value for 'method': allowed {', '.join(map(repr, METHODS))} "
+                    f"(or 'all', 'nedc', 'szcore'), got {name!r} instead"
+                )
+    if not wanted:
+        raise ValueError("Invalid value for 'method': no method given")
+    return tuple(m for m in METHODS if m in wanted)
+
+
+def patient_of(name: str, regex: str = "^[^_]+") -> str:
+    """Patient of a recording name: ``aaaaaasf_s001_t000`` -> ``aaaaaasf``.
+
+    The first group of ``regex`` matched at the start of ``name`` if it has groups, else the
+    whole match; ``name`` itself when nothing matches.
+    """
+    m = re.match(regex, name)
+    if not m:
+        return name
+    return (m.group(1) if m.groups() else m.group(0)) or name
+
+
+def score_events(
+    ref_events: Intervals | None,
+    hyp_events: Intervals | None,
+    duration_s: float,
+    method: str = "ovlp",
+    params: ScoreParams | None = None,
+) -> Counts:
+    """Score one recording with one method.
+
+    Parameters
+    ----------
+    ref_events, hyp_events : sequence of Event, sequence of (start, stop), array (n, 2) or None
+        Seizure events in seconds (``bckg`` events are ignored; ``None`` = no events). They
+        are sorted, merged and clipped to ``[0, duration_s]`` first.
+    duration_s : float
+        Recording duration in seconds (the reference's ``# duration``).
+    method : str
+        One of :data:`METHODS`.
+    params : ScoreParams, optional
+
+    Returns
+    -------
+    NedcCounts or SzcoreCounts
+        Additive counts: ``sum(...)`` them over recordings (start from the first one), then
+        call ``.metrics()``.
+    """
+    params = params or ScoreParams()
+    ref = as_intervals(ref_events, duration_s)
+    hyp = as_intervals(hyp_events, duration_s)
+    if method in NEDC_METHODS:
+        return score_timelines(
+            build_timeline(ref, duration_s),
+            build_timeline(hyp, duration_s),
+            method,
+            params.epoch_s,
+            params.dpalign_penalties,
+        )
+    if method in SZCORE_METHODS:
+        return szcore_counts(ref, hyp, duration_s, method, params.szcore_fs_hz)
+    check_methods([method])  # raises with the list of allowed names
+    raise AssertionError(method)  # pragma: no cover
+
+
+def _clean(value: Any) -> Any:
+    if isinstance(value, float) and math.isnan(value):
+        return None
+    if isinstance(value, dict):
+        return {k: _clean(v) for k, v in value.items()}
+    return value
+
+
+@dataclass
+class MethodResult:
+    """Pooled counts of one method, and (SzCORE) the counts of each patient."""
+
+    method: str
+    counts: Counts
+    per_patient: dict[str, SzcoreCounts] = field(default_factory=dict)
+
+    def summary(self) -> dict[str, Any]:
+        """The method's entry of ``seizure score --json``.
+
+        Keys: ``sensitivity`` and ``specificity`` (fractions in [0, 1]; ``None`` where
+        undefined, e.g. specificity of SzCORE event scoring), ``false_alarms_per_24h``,
+        ``hits``, ``misses``, ``false_alarms``, ``targets``, ``precision``, ``f1``,
+        ``total_duration_s``, ``unit`` (what the counts count: ``events``, ``epochs`` or
+        ``samples``); NEDC methods add ``nedc`` (every figure NEDC prints, per label and in
+        its summary); SzCORE methods add ``patient_average``.
+        """
+        c = self.counts
+        if isinstance(c, NedcCounts):
+            m = c.metrics()
+            seiz = m.per_label["seiz"]
+            out: dict[str, Any] = {
+                "sensitivity": seiz["sensitivity"],
+                "specificity": seiz["specificity"],
+                "false_alarms_per_24h": seiz["fa_per_24h"],
+                "hits": float(c.hits[SEIZ]),
+                "misses": float(c.misses[SEIZ]),
+                "false_alarms": seiz["fp"],
+                "targets": float(c.targets[SEIZ]),
+                "precision": seiz["precision"],
+                "f1": seiz["f1"],
+                "total_duration_s": c.duration_s,
+                "unit": "epochs" if c.method == "epoch" else "events",
+                "nedc": {"per_label": m.per_label, "summary": m.summary},
+            }
+        else:
+            m2 = c.metrics()
+            out = {
+                "sensitivity": m2["sensitivity"],
+                "specificity": m2["specificity"],
+                "false_alarms_per_24h": m2["fp_per_24h"],
+                "hits": c.tp,
+                "misses": c.ref_true - c.tp,
+                "false_alarms": c.fp,
+                "targets": c.ref_true,
+                "precision": m2["precision"],
+                "f1": m2["f1"],
+                "total_duration_s": c.duration_s,
+                "unit": "events" if c.method == "szcore_event" else "samples",
+                "patient_average": patient_average(self.per_patient),
+            }
+        return _clean(out)
+
+
+@dataclass
+class ScoreReport:
+    """Result of scoring a set of recordings.
+
+    Attributes
+    ----------
+    results : dict of str to MethodResult
+        One entry per method, in :data:`METHODS` order.
+    files : int
+        Recording pairs scored.
+    duration_s : float
+        Total reference duration in seconds.
+    warnings : list of str
+        Problems met (missing hypotheses, duration mismatches, clipped events...), one line
+        each, naming the file.
+    per_file : dict of str to dict of str to counts
+        ``per_file[name][method]`` when requested (``keep_per_file=True``), else empty.
+    """
+
+    results: dict[str, MethodResult]
+    files: int
+    duration_s: float
+    warnings: list[str] = field(default_factory=list)
+    per_file: dict[str, dict[str, Counts]] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        """``{method: summary, ..., "files": n}`` as written by ``seizure score --json``."""
+        out: dict[str, Any] = {m: r.summary() for m, r in self.results.items()}
+        out["files"] = self.files
+        return out
+
+
+Recording = tuple[str, Intervals | None, Intervals | None, float]
+
+
+def score_recordings(
+    recordings: Iterable[Recording],
+    methods: str | Iterable[str] | None = None,
+    params: ScoreParams | None = None,
+    keep_per_file: bool = False,
+) -> ScoreReport:
+    """Score many recordings held in memory.
+
+    Parameters
+    ----------
+    recordings : iterable of (name, ref_events, hyp_events, duration_s)
+        Events as accepted by :func:`score_events`; ``name`` identifies the recording in
+        messages and gives its patient (``params.patient_regex``).
+    methods : str or iterable of str, optional
+        Methods to run (default: all of :data:`METHODS`).
+    params : ScoreParams, optional
+    keep_per_file : bool
+        Keep each recording's counts in :attr:`ScoreReport.per_file`.
+
+    Returns
+    -------
+    ScoreReport
+    """
+    methods = check_methods(methods)
+    params = params or ScoreParams()
+    totals: dict[str, Counts | None] = dict.fromkeys(methods)
+    patients: dict[str, dict[str, SzcoreCounts]] = {m: {} for m in methods}
+    per_file: dict[str, dict[str, Counts]] = {}
+    files = 0
+    duration = 0.0
+    for name, ref_events, hyp_events, duration_s in recordings:
+        duration_s = float(duration_s)
+        ref = as_intervals(ref_events, duration_s)
+        hyp = as_intervals(hyp_events, duration_s)
+        files += 1
+        duration += duration_s
+        ref_tl = hyp_tl = None
+        patient = patient_of(name, params.patient_regex)
+        for method in methods:
+            if method in NEDC_METHODS:
+                if ref_tl is None:
+                    ref_tl = build_timeline(ref, duration_s)
+                    hyp_tl = build_timeline(hyp, duration_s)
+                counts: Counts = score_timelines(
+                    ref_tl, hyp_tl, method, params.epoch_s, params.dpalign_penalties
+                )
+            else:
+                counts = szcore_counts(ref, hyp, duration_s, method, params.szcore_fs_hz)
+                prev = patients[method].get(patient)
+                patients[method][patient] = counts if prev is None else prev + counts
+            total = totals[method]
+            totals[method] = counts if total is None else total + counts
+            if keep_per_file:
+                per_file.setdefault(name, {})[method] = counts
+    results: dict[str, MethodResult] = {}
+    for method in methods:
+        total = totals[method]
+        if total is None:  # no recordings: empty counts
+            total = (
+                NedcCounts(method, epoch_s=params.epoch_s)
+                if method in NEDC_METHODS
+                else SzcoreCounts(method)
+            )
+        results[method] = MethodResult(method, total, patients[method])
+    return ScoreReport(results, files, duration, per_file=per_file)
+
+
+def _duration(ref: Annotation, hyp: Annotation | None, name: str, warnings: list[str]) -> float:
+    """The recording duration: the reference's header, else the hypothesis', else the last
+    reference event's stop (TSE/LBL files list every interval, background included)."""
+    if ref.duration is not None:
+        duration = float(ref.duration)
+    elif hyp is not None and hyp.duration is not None:
+        duration = float(hyp.duration)
+        warnings.append(
+            f"{name}: reference states no duration; using the hypothesis' {duration:g} s"
+        )
+    else:
+        stops = [e.stop for e in ref.events]
+        if not stops:
+            raise InputFileError(ref.source, "no duration stated and no events to infer it from")
+        duration = float(max(stops))
+        warnings.append(
+            f"{name}: no duration stated; using the last reference event's stop ({duration:g} s)"
+        )
+    if hyp is not None and hyp.duration is not None:
+        if round(float(hyp.duration), 4) != round(duration, 4):
+            warnings.append(
+                f"{name}: hypothesis duration {float(hyp.duration):g} s differs from the "
+                f"reference duration {duration:g} s; scored over the reference duration"
+            )
+    return duration
+
+
+def score_pairs(
+    pairs: Sequence[tuple[Annotation, Annotation | None]],
+    methods: str | Iterable[str] | None = None,
+    params: ScoreParams | None = None,
+    names: Sequence[str] | None = None,
+    keep_per_file: bool = False,
+) -> ScoreReport:
+    """Score reference/hypothesis :class:`~seizure.io.events.Annotation` pairs.
+
+    Parameters
+    ----------
+    pairs : sequence of (Annotation, Annotation or None)
+        Reference and hypothesis of each recording; ``None`` means no detections. Every
+        non-background label is a seizure; channel events are pooled to term level.
+    methods : str or iterable of str, optional
+        Default: all of :data:`METHODS`.
+    params : ScoreParams, optional
+    names : sequence of str, optional
+        Recording names (default: the reference source's name without suffix, else
+        ``recording<i>``); they give the patients of SzCORE's average.
+    keep_per_file : bool
+        Keep per-recording counts.
+
+    Returns
+    -------
+    ScoreReport
+        Its ``warnings`` hold duration mismatches and the annotations' own warnings.
+    """
+    from seizure.evaluation.lists import recording_name
+
+    warnings: list[str] = []
+    recs: list[Recording] = []
+    for i, (ref, hyp) in enumerate(pairs):
+        if names is not None:
+            name = names[i]
+        elif ref.source is not None:
+            name = recording_name(ref.source)
+        else:
+            name = f"recording{i}"
+        duration = _duration(ref, hyp, name, warnings)
+        ref_events = ref.seizures(duration)
+        hyp_events = [] if hyp is None else hyp.seizures(duration)
+        for ann in (ref, hyp):
+            if ann is not None:
+                warnings.extend(w for w in ann.warnings if w not in warnings)
+        recs.append((name, ref_events, hyp_events, duration))
+    report = score_recordings(recs, methods, params, keep_per_file)
+    report.warnings = warnings + report.warnings
+    return report
+
+
+def score_files(
+    ref: str | Path,
+    hyp: str | Path,
+    methods: str | Iterable[str] | None = None,
+    params: ScoreParams | None = None,
+    keep_per_file: bool = False,
+) -> ScoreReport:
+    """Score annotation files named by list files or found in folders.
+
+    Parameters
+    ----------
+    ref, hyp : str or Path
+        NEDC list files or folders of annotation files (see :mod:`seizure.evaluation.lists`).
+    methods, params, keep_per_file
+        As in :func:`score_recordings`.
+
+    Returns
+    -------
+    ScoreReport
+        ``warnings`` name missing hypotheses (scored as no detections), unpaired files and
+        duration mismatches.
+
+    Raises
+    ------
+    InputFileError
+        A missing reference file, or a malformed annotation (the message names the file and
+        line).
+    """
+    from seizure.evaluation.lists import pair_inputs
+    from seizure.io.annotations import read_annotation
+
+    methods = check_methods(methods)
+    pairing = pair_inputs(ref, hyp)
+    warnings = list(pairing.warnings)
+    anns: list[tuple[Annotation, Annotation | None]] = []
+    names: list[str] = []
+    for pair in pairing.pairs:
+        if not pair.ref.is_file():
+            raise InputFileError(pair.ref, "reference annotation file does not exist")
+        ref_ann = read_annotation(pair.ref)
+        if pair.hyp is None:
+            warnings.append(f"{pair.name}: no hypothesis file; scored as no detections")
+            hyp_ann = None
+        elif not pair.hyp.is_file():
+            warnings.append(f"{pair.hyp}: hypothesis file does not exist; scored as no detections")
+            hyp_ann = None
+        else:
+            hyp_ann = read_annotation(pair.hyp)
+        anns.append((ref_ann, hyp_ann))
+        names.append(pair.name)
+    report = score_pairs(anns, methods, params, names, keep_per_file)
+    report.warnings = warnings + report.warnings
+    return report
