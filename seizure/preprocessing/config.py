@@ -2,8 +2,19 @@
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from typing import Literal
+
+#: Montage names (the tables live in :mod:`seizure.preprocessing.montage`).
+MONTAGE_NAMES = ("tcp_ar", "tcp_le", "tcp_ar_a", "double_banana", "average", "referential")
+
+MontageName = Literal["tcp_ar", "tcp_le", "tcp_ar_a", "double_banana", "average", "referential"]
+
+
+def _is_multiple(value: float, step: float) -> bool:
+    ratio = value / step
+    return math.isclose(ratio, round(ratio), rel_tol=0, abs_tol=1e-6) and round(ratio) >= 1
 
 
 @dataclass(frozen=True)
@@ -18,19 +29,37 @@ class PreprocessConfig:
     sample_rate_hz : float
         Target sampling rate in Hz; every channel is resampled to it (polyphase).
     bandpass_hz : (float, float) or None
-        Band-pass edges in Hz, or None for no band-pass.
+        Band-pass edges in Hz, or None for no band-pass (a low edge of 0 gives a low-pass).
     notch_hz : float or None
         Line frequency to notch (50 or 60 Hz), or None.
     features : {'raw', 'lfcc'}
         Raw samples per window, or the paper's LFCC frames.
     window_seconds, stride_seconds : float
-        Window length and hop, in seconds.
+        Window length and hop, in seconds; each must be a whole number of samples (and, for
+        LFCC, of frames).
     fill_missing : bool
-        Fill electrodes the montage needs but the recording lacks (recorded and reported)
-        instead of refusing the recording.
+        Fill montage channels the recording cannot provide with zeros (recorded in the cache
+        and reported) instead of refusing the recording.
+    bandpass_order : int
+        Butterworth order of the band-pass (applied forwards and backwards).
+    notch_q : float
+        Quality factor of the notch (centre frequency / bandwidth).
+    storage_dtype : {'float16', 'float32'}
+        dtype of the cached windows. float16 keeps microvolts with 11 significant bits
+        (0.06 uV steps at 100 uV); values beyond +-65504 are clipped with a warning.
+    lfcc_frame_seconds, lfcc_analysis_seconds : float
+        LFCC frame hop and analysis window, in seconds.
+    lfcc_n_filters : int
+        Triangular filters in the linear filter bank.
+    lfcc_n_cepstra : int
+        Cepstral coefficients kept (c1..cN); 7 gives 26 features per frame.
+    lfcc_energy_span_frames : int
+        Frames (odd) over which differential energy is max - min of the log energy.
+    lfcc_delta_frames : int
+        Half-width in frames of the derivative regression.
     """
 
-    montage: str = "tcp_ar"
+    montage: MontageName = "tcp_ar"
     sample_rate_hz: float = 256.0
     bandpass_hz: tuple[float, float] | None = (1.0, 70.0)
     notch_hz: float | None = 60.0
@@ -38,3 +67,70 @@ class PreprocessConfig:
     window_seconds: float = 1.0
     stride_seconds: float = 1.0
     fill_missing: bool = False
+    bandpass_order: int = 4
+    notch_q: float = 30.0
+    storage_dtype: Literal["float16", "float32"] = "float16"
+    lfcc_frame_seconds: float = 0.1
+    lfcc_analysis_seconds: float = 0.2
+    lfcc_n_filters: int = 24
+    lfcc_n_cepstra: int = 7
+    lfcc_energy_span_frames: int = 9
+    lfcc_delta_frames: int = 2
+
+    def __post_init__(self) -> None:
+        fs = self.sample_rate_hz
+        if fs <= 0:
+            raise ValueError(f"sample_rate_hz must be positive, got {fs}")
+        for name in ("window_seconds", "stride_seconds"):
+            value = getattr(self, name)
+            if value <= 0 or not _is_multiple(value * fs, 1.0):
+                raise ValueError(
+                    f"{name} must be a positive whole number of samples at {fs:g} Hz, "
+                    f"got {value} s ({value * fs:g} samples)"
+                )
+        if self.bandpass_hz is not None:
+            low, high = self.bandpass_hz
+            if not 0 <= low < high < fs / 2:
+                raise ValueError(
+                    f"bandpass_hz must satisfy 0 <= low < high < {fs / 2:g} Hz "
+                    f"(half of sample_rate_hz), got {list(self.bandpass_hz)}"
+                )
+        if self.notch_hz is not None and not 0 < self.notch_hz < fs / 2:
+            raise ValueError(
+                f"notch_hz must be between 0 and {fs / 2:g} Hz (half of sample_rate_hz), "
+                f"got {self.notch_hz}"
+            )
+        if self.bandpass_order < 1 or self.notch_q <= 0:
+            raise ValueError("bandpass_order must be >= 1 and notch_q > 0")
+        if self.features == "lfcc":
+            frame = self.lfcc_frame_seconds
+            for name in ("window_seconds", "stride_seconds"):
+                if not _is_multiple(getattr(self, name), frame):
+                    raise ValueError(
+                        f"with features 'lfcc', {name} must be a whole number of "
+                        f"lfcc_frame_seconds ({frame} s), got {getattr(self, name)}"
+                    )
+            if self.lfcc_energy_span_frames < 1 or self.lfcc_energy_span_frames % 2 == 0:
+                raise ValueError("lfcc_energy_span_frames must be odd and positive")
+            if self.lfcc_n_cepstra >= self.lfcc_n_filters:
+                raise ValueError("lfcc_n_cepstra must be smaller than lfcc_n_filters")
+
+    @property
+    def window_samples(self) -> int:
+        """Window length in samples at :attr:`sample_rate_hz`."""
+        return int(round(self.window_seconds * self.sample_rate_hz))
+
+    @property
+    def stride_samples(self) -> int:
+        """Window hop in samples at :attr:`sample_rate_hz`."""
+        return int(round(self.stride_seconds * self.sample_rate_hz))
+
+    @property
+    def n_lfcc_features(self) -> int:
+        """Features per LFCC frame: ``2 * (n_cepstra + 2) + n_cepstra + 1`` (26 by default)."""
+        return 2 * (self.lfcc_n_cepstra + 2) + self.lfcc_n_cepstra + 1
+
+    @property
+    def frames_per_window(self) -> int:
+        """LFCC frames per window."""
+        return int(round(self.window_seconds / self.lfcc_frame_seconds))

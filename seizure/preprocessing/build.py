@@ -1,0 +1,343 @@
+"""Turn a corpus into a cache: discovery, sharding, worker processes, failures, summary.
+
+:func:`build_cache` is what ``seizure preprocess`` calls; :func:`process_entry` does one
+recording (read, annotate, preprocess, window, write) and never raises for a bad recording:
+it records the failure with its reason in the cache and returns it.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Callable, Sequence
+from concurrent.futures import ProcessPoolExecutor, as_completed
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from seizure.config import fingerprint as config_fingerprint
+from seizure.config import from_dict
+from seizure.io.recording import CorpusEntry
+from seizure.preprocessing.cache import (
+    is_done,
+    open_or_create,
+    rebuild_manifest,
+    record_failure,
+    source_stat,
+    write_record,
+)
+from seizure.preprocessing.config import PreprocessConfig
+
+__all__ = ["BuildSummary", "EntryResult", "build_cache", "parse_shard", "process_entry", "shard"]
+
+
+@dataclass(frozen=True)
+class EntryResult:
+    """What happened to one recording in this run.
+
+    ``status`` is ``done``, ``skipped`` (already cached and fresh) or ``failed``.
+    """
+
+    recording_id: str
+    path: str
+    status: str
+    duration_s: float = 0.0
+    reason: str = ""
+
+
+@dataclass
+class BuildSummary:
+    """The outcome of one :func:`build_cache` run.
+
+    Attributes
+    ----------
+    results : list of EntryResult
+        One per recording of this shard, in processing order.
+    manifest : dict
+        The rebuilt manifest (whole cache, all shards).
+    seconds : float
+        Wall time of the run.
+    """
+
+    results: list[EntryResult] = field(default_factory=list)
+    manifest: dict[str, Any] = field(default_factory=dict)
+    seconds: float = 0.0
+
+    def count(self, status: str) -> int:
+        """Number of results with this status."""
+        return sum(1 for r in self.results if r.status == status)
+
+    @property
+    def failures(self) -> list[EntryResult]:
+        """Recordings that failed in this run."""
+        return [r for r in self.results if r.status == "failed"]
+
+
+def parse_shard(text: str) -> tuple[int, int]:
+    """Parse ``"i/N"`` (``0 <= i < N``) into ``(i, N)``; ValueError with the expected form."""
+    try:
+        i_text, n_text = text.split("/")
+        i, n = int(i_text), int(n_text)
+    except ValueError:
+        raise ValueError(f"expected i/N with integers, for example 0/4, got {text!r}") from None
+    if n < 1 or not 0 <= i < n:
+        raise ValueError(f"expected 0 <= i < N in i/N, got {text!r}")
+    return i, n
+
+
+def shard(entries: Sequence[CorpusEntry], index: int, count: int) -> list[CorpusEntry]:
+    """Entries ``k`` (in recording-id order) with ``k mod count == index``."""
+    ordered = sorted(entries, key=lambda e: (e.recording_id, str(e.edf_path)))
+    return [e for k, e in enumerate(ordered) if k % count == index]
+
+
+def _describe(err: BaseException) -> str:
+    text = str(err) or type(err).__name__
+    from seizure.preprocessing.montage import MissingChannelsError
+    from seizure.utils.errors import SeizureError
+
+    if isinstance(err, (SeizureError, MissingChannelsError, ValueError, OSError)):
+        return text
+    return f"{type(err).__name__}: {text}"
+
+
+def process_entry(
+    entry: CorpusEntry,
+    cache_dir: str | Path,
+    config: PreprocessConfig | dict,
+    force: bool = False,
+) -> EntryResult:
+    """Process one recording into the cache (or record why it cannot be).
+
+    Parameters
+    ----------
+    entry : CorpusEntry
+    cache_dir : path
+        A cache prepared by :func:`seizure.preprocessing.cache.open_or_create`.
+    config : PreprocessConfig or dict
+        (A dict when sent to a worker process.)
+    force : bool
+        Reprocess even when the cached version is fresh.
+
+    Returns
+    -------
+    EntryResult
+    """
+    import numpy as np
+
+    from seizure.io.discovery import load_annotation
+    from seizure.preprocessing.pipeline import (
+        preprocess_recording,
+        read_for_montage,
+        window_labels,
+        windows_for,
+    )
+
+    if isinstance(config, dict):
+        config = from_dict(PreprocessConfig, config)
+    fp = config_fingerprint(config)
+    rid, path = entry.recording_id, str(entry.edf_path)
+    if not force and is_done(cache_dir, rid, entry.edf_path, fp):
+        return EntryResult(rid, path, "skipped")
+    duration = 0.0
+    try:
+        stat = source_stat(entry.edf_path)
+        # Planned from the header: a recording the montage cannot use is refused before its
+        # data is read, and only the channels the montage needs are read.
+        recording, header = read_for_montage(entry.edf_path, config)
+        duration = float(recording.duration_s)
+        annotation = load_annotation(entry)
+        events = annotation.seizures(duration)
+        warnings = list(recording.warnings)
+        source_labels = list(header.labels)
+        out = preprocess_recording(recording, config, release=True)
+        del recording  # the float32 signals are the only large array from here on
+        warnings += out.warnings + list(annotation.warnings)
+        windows = windows_for(out, config)
+        if len(windows) == 0:
+            raise ValueError(
+                f"recording lasts {duration:.3f} s, shorter than one window "
+                f"({config.window_seconds} s)"
+            )
+        labels = window_labels(events, len(windows), config)
+        meta = {
+            "recording_id": rid,
+            "patient": entry.patient,
+            "session": entry.session,
+            "split": entry.split,
+            "corpus": entry.corpus,
+            "source": path,
+            "source_stat": stat,
+            "annotation": None if entry.annotation_path is None else str(entry.annotation_path),
+            "fingerprint": fp,
+            "duration_s": duration,
+            "montage": config.montage,
+            "sample_rate_hz": config.sample_rate_hz,
+            "sfreq_hz": out.source_rates_hz,
+            "resampled": out.resampled,
+            "resample": sorted(
+                {
+                    f"{r:g} Hz -> {config.sample_rate_hz:g} Hz"
+                    for r in out.source_rates_hz.values()
+                    if r != config.sample_rate_hz
+                }
+            ),
+            "source_channels": source_labels,
+            "channels_filled": list(out.filled),
+            "channels_missing": list(out.missing),
+            "events": [{"start": e.start, "stop": e.stop, "label": e.label} for e in events],
+            "warnings": warnings,
+        }
+        write_record(cache_dir, meta, windows, labels.astype(np.uint8), config.storage_dtype)
+        return EntryResult(rid, path, "done", duration)
+    except Exception as err:  # every failure is recorded with its reason, never swallowed
+        reason = _describe(err)
+        record_failure(cache_dir, rid, path, reason)
+        return EntryResult(rid, path, "failed", duration, reason)
+
+
+def _pool_context():
+    import multiprocessing
+
+    # forkserver/spawn: workers do not inherit the parent's threads or open files.
+    # The forkserver imports the heavy modules once; each worker is forked from it.
+    methods = multiprocessing.get_all_start_methods()
+    if "forkserver" not in methods:  # pragma: no cover (Windows)
+        return multiprocessing.get_context("spawn")
+    context = multiprocessing.get_context("forkserver")
+    context.set_forkserver_preload(list(_WORKER_MODULES))
+    return context
+
+
+_WORKER_MODULES = (
+    "scipy.signal",
+    "scipy.fft",
+    "seizure.io.discovery",
+    "seizure.io.edf",
+    "seizure.preprocessing.build",
+    "seizure.preprocessing.pipeline",
+)
+
+
+def build_cache(
+    corpus: str | Path | Sequence[CorpusEntry],
+    cache_dir: str | Path,
+    config: PreprocessConfig,
+    *,
+    jobs: int = 1,
+    shard_index: int = 0,
+    shard_count: int = 1,
+    force: bool = False,
+    progress: bool | None = None,
+    on_result: Callable[[EntryResult], None] | None = None,
+) -> BuildSummary:
+    """Preprocess every (missing or stale) recording of a corpus shard into ``cache_dir``.
+
+    Parameters
+    ----------
+    corpus : path or sequence of CorpusEntry
+        A corpus directory (found with :func:`seizure.io.discovery.discover`) or entries.
+    cache_dir : path
+        Created if needed; an existing cache must have the same fingerprint unless ``force``.
+    config : PreprocessConfig
+    jobs : int
+        Worker processes (1: in this process).
+    shard_index, shard_count : int
+        Process only entries ``k mod shard_count == shard_index`` (batch arrays).
+    force : bool
+        Rebuild a cache made with other settings, and reprocess fresh recordings.
+    progress : bool or None
+        Show a progress bar (None: when stderr is a terminal).
+    on_result : callable, optional
+        Called with each :class:`EntryResult` as it completes.
+
+    Returns
+    -------
+    BuildSummary
+
+    Raises
+    ------
+    CacheError
+        When ``cache_dir`` holds another cache and ``force`` is False.
+    """
+    from seizure.utils.progress import progress as progress_bar
+
+    start = time.perf_counter()
+    if isinstance(corpus, (str, Path)):
+        from seizure.io.discovery import discover
+
+        entries = list(discover(Path(corpus)))
+    else:
+        entries = list(corpus)
+    mine = shard(entries, shard_index, shard_count)
+    cache_dir = Path(cache_dir)
+    open_or_create(cache_dir, config, force=force)
+    summary = BuildSummary()
+    seen: dict[str, str] = {}
+    todo: list[CorpusEntry] = []
+    for entry in mine:
+        if entry.recording_id in seen:
+            result = EntryResult(
+                entry.recording_id,
+                str(entry.edf_path),
+                "failed",
+                reason=f"duplicate recording id {entry.recording_id!r} (also "
+                f"{seen[entry.recording_id]}); recording ids must be unique in a corpus",
+            )
+            summary.results.append(result)
+            if on_result:
+                on_result(result)
+            continue
+        seen[entry.recording_id] = str(entry.edf_path)
+        todo.append(entry)
+
+    bar = progress_bar(total=len(todo), desc="preprocess", unit="rec", disable=_disable(progress))
+    hours = 0.0
+
+    def finish(result: EntryResult) -> None:
+        nonlocal hours
+        summary.results.append(result)
+        if result.status == "done":
+            hours += result.duration_s / 3600
+        bar.update(1)
+        bar.set_postfix(hours=f"{hours:.2f}", failed=summary.count("failed"), refresh=False)
+        if on_result:
+            on_result(result)
+
+    try:
+        if jobs <= 1 or len(todo) <= 1:
+            for entry in todo:
+                finish(process_entry(entry, cache_dir, config, force))
+        else:
+            with ProcessPoolExecutor(max_workers=jobs, mp_context=_pool_context()) as pool:
+                futures = {
+                    pool.submit(process_entry, e, str(cache_dir), config, force): e for e in todo
+                }
+                for future in as_completed(futures):
+                    entry = futures[future]
+                    try:
+                        result = future.result()
+                    except Exception as err:  # a worker died (e.g. out of memory)
+                        reason = f"worker process failed: {_describe(err)}"
+                        record_failure(cache_dir, entry.recording_id, entry.edf_path, reason)
+                        result = EntryResult(
+                            entry.recording_id, str(entry.edf_path), "failed", reason=reason
+                        )
+                    finish(result)
+    finally:
+        bar.close()
+        summary.manifest = rebuild_manifest(cache_dir)
+        summary.seconds = time.perf_counter() - start
+    return summary
+
+
+def _disable(progress: bool | None) -> bool | None:
+    return None if progress is None else not progress
+
+
+def default_jobs() -> int:
+    """Usable CPU count (affinity-aware)."""
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except AttributeError:  # pragma: no cover (macOS)
+        return max(1, os.cpu_count() or 1)

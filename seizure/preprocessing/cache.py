@@ -1,0 +1,661 @@
+"""The preprocessed cache: its layout on disk, the writer primitives and the :class:`Cache` reader.
+
+Layout of a cache directory::
+
+    CACHE/
+      cache.json             header: format, version, fingerprint, preprocess config, window
+                             shape, channels, rate, storage dtype, units (written first)
+      config.yaml            the preprocessing parameters as a ``preprocess:`` section
+                             (usable again with --config)
+      records/<id>.npy       windows, shape (n_windows, *window_shape), storage dtype
+      records/<id>.labels.npy  uint8, shape (n_windows,): 1 when the window's midpoint is ictal
+      records/<id>.json      the recording's metadata, written LAST: its presence marks the
+                             recording done
+      failed/<id>.json       one failure: {"path", "reason", "recording_id"}
+      manifest.json          summary rebuilt by scanning records/ and failed/ (end of each run)
+      failures.json          every failure, rebuilt with the manifest
+
+Every file is written under a temporary name and renamed into place, and a recording's
+metadata goes last, so a killed run leaves no half-written recording: arrays without
+metadata are simply rewritten by the next run. Several processes (``--jobs``) and several
+batch jobs (``--shard i/N``) can write into one cache because each touches only the files of
+its own recordings; the summary files are rebuilt from what is on disk.
+
+Windows are stored as **float16 microvolts** by default (``storage_dtype``): half the size of
+float32, read memory-mapped with no scale to apply (the model contract is "microvolts for
+raw windows"). float16 has 11 significant bits (a step of 0.06 uV at 100 uV, 0.5 uV at
+1,000 uV), well under EEG noise; values beyond +-65,504 uV are clipped with a warning. LFCC
+features are stored in the same dtype.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import re
+import time
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from seizure.config import fingerprint as config_fingerprint
+from seizure.config import from_dict, to_dict
+from seizure.io.events import Event
+from seizure.preprocessing.config import PreprocessConfig
+from seizure.utils.errors import SeizureError
+from seizure.utils.fsio import atomic_write_text
+
+__all__ = [
+    "CACHE_FORMAT",
+    "CACHE_VERSION",
+    "Cache",
+    "CacheError",
+    "CacheRecord",
+    "cache_header",
+    "is_done",
+    "open_or_create",
+    "rebuild_manifest",
+    "record_failure",
+    "safe_id",
+    "write_record",
+]
+
+CACHE_FORMAT = "seizure-cache"
+CACHE_VERSION = 1
+_FLOAT16_MAX = float(np.finfo(np.float16).max)
+_CHUNK_WINDOWS = 512
+
+
+class CacheError(SeizureError):
+    """A cache directory is missing, is not a seizure cache, or was made with other settings."""
+
+
+@dataclass(frozen=True)
+class CacheRecord:
+    """One processed recording, as listed in the cache.
+
+    Parameters
+    ----------
+    recording_id : str
+        Unique id in the corpus (``aaaaaool_s004_t001``).
+    patient, session, split, corpus : str
+        From discovery; ``split`` is ``train``, ``dev`` or ``eval``.
+    duration_s : float
+        Duration of the source recording in seconds.
+    n_windows : int
+        Windows cached (the tail shorter than one window is dropped).
+    source : str
+        Path of the EDF file.
+    channels_filled : tuple of str
+        Montage channels filled with zeros because the recording lacks them.
+    warnings : tuple of str
+        Everything noticed while reading and processing (clipped events, filled channels...).
+    events : tuple of Event
+        Reference seizure events in seconds (sorted, merged, clipped to ``duration_s``).
+    sfreq_hz : dict of str to float
+        Original sampling rate of every channel used, in Hz.
+    resampled : bool
+        True when any channel was resampled to the cache's rate.
+    n_seizure_windows : int
+        Windows labelled ictal.
+    annotation : str or None
+        Path of the annotation file read.
+    """
+
+    recording_id: str
+    patient: str
+    session: str
+    split: str
+    duration_s: float
+    n_windows: int
+    source: str
+    channels_filled: tuple[str, ...] = ()
+    warnings: tuple[str, ...] = ()
+    events: tuple[Event, ...] = ()
+    sfreq_hz: dict[str, float] = field(default_factory=dict)
+    resampled: bool = False
+    n_seizure_windows: int = 0
+    annotation: str | None = None
+    corpus: str = ""
+
+    @property
+    def seizure_seconds(self) -> float:
+        """Total seizure duration in seconds."""
+        return float(sum(e.stop - e.start for e in self.events))
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> CacheRecord:
+        """Build from a metadata dict as stored in ``records/<id>.json``."""
+        return cls(
+            recording_id=data["recording_id"],
+            patient=data["patient"],
+            session=data.get("session", ""),
+            split=data["split"],
+            duration_s=float(data["duration_s"]),
+            n_windows=int(data["n_windows"]),
+            source=data["source"],
+            channels_filled=tuple(data.get("channels_filled", ())),
+            warnings=tuple(data.get("warnings", ())),
+            events=tuple(
+                Event(float(e["start"]), float(e["stop"]), e.get("label", "seiz"))
+                for e in data.get("events", ())
+            ),
+            sfreq_hz={k: float(v) for k, v in data.get("sfreq_hz", {}).items()},
+            resampled=bool(data.get("resampled", False)),
+            n_seizure_windows=int(data.get("n_seizure_windows", 0)),
+            annotation=data.get("annotation"),
+            corpus=data.get("corpus", ""),
+        )
+
+
+# --------------------------------------------------------------------------- layout helpers
+
+_UNSAFE = re.compile(r"[^A-Za-z0-9._+-]")
+
+
+def safe_id(recording_id: str) -> str:
+    """File-name form of a recording id (characters other than ``A-Za-z0-9._+-`` -> ``_``)."""
+    name = _UNSAFE.sub("_", recording_id)
+    return name if name not in ("", ".", "..") else f"_{name}"
+
+
+def _records_dir(root: Path) -> Path:
+    return root / "records"
+
+
+def _failed_dir(root: Path) -> Path:
+    return root / "failed"
+
+
+def _meta_path(root: Path, recording_id: str) -> Path:
+    return _records_dir(root) / f"{safe_id(recording_id)}.json"
+
+
+def _windows_path(root: Path, recording_id: str) -> Path:
+    return _records_dir(root) / f"{safe_id(recording_id)}.npy"
+
+
+def _labels_path(root: Path, recording_id: str) -> Path:
+    return _records_dir(root) / f"{safe_id(recording_id)}.labels.npy"
+
+
+def _failure_path(root: Path, recording_id: str) -> Path:
+    return _failed_dir(root) / f"{safe_id(recording_id)}.json"
+
+
+def _read_json(path: Path) -> Any:
+    return json.loads(path.read_text(encoding="utf-8"))
+
+
+def _write_json(path: Path, data: Any) -> None:
+    atomic_write_text(path, json.dumps(data, indent=1, sort_keys=False) + "\n")
+
+
+# --------------------------------------------------------------------------- writer
+
+
+def cache_header(config: PreprocessConfig) -> dict[str, Any]:
+    """The ``cache.json`` content for a config (everything but the creation time)."""
+    from seizure import __version__
+    from seizure.preprocessing.montage import get_montage
+    from seizure.preprocessing.pipeline import window_shape
+
+    return {
+        "format": CACHE_FORMAT,
+        "version": CACHE_VERSION,
+        "fingerprint": config_fingerprint(config),
+        "preprocess": to_dict(config),
+        "window_shape": list(window_shape(config)),
+        "window_seconds": config.window_seconds,
+        "stride_seconds": config.stride_seconds,
+        "sample_rate_hz": config.sample_rate_hz,
+        "features": config.features,
+        "montage": config.montage,
+        "channels": list(get_montage(config.montage).channels),
+        "storage_dtype": config.storage_dtype,
+        "units": "uV" if config.features == "raw" else "lfcc",
+        "seizure_version": __version__,
+    }
+
+
+def _load_header(root: Path) -> dict[str, Any]:
+    path = root / "cache.json"
+    if not root.is_dir():
+        raise CacheError(
+            f"{root}: no such cache directory; create one with 'seizure preprocess CORPUS {root}'"
+        )
+    if not path.is_file():
+        raise CacheError(
+            f"{root}: not a seizure cache (no cache.json); create one with "
+            f"'seizure preprocess CORPUS {root}'"
+        )
+    try:
+        header = _read_json(path)
+    except (OSError, ValueError) as err:
+        raise CacheError(f"{path}: unreadable cache header ({err})") from err
+    if not isinstance(header, dict) or header.get("format") != CACHE_FORMAT:
+        raise CacheError(f"{path}: not a seizure cache header (format is not {CACHE_FORMAT!r})")
+    if header.get("version") != CACHE_VERSION:
+        raise CacheError(
+            f"{path}: cache format version {header.get('version')!r}, this package reads "
+            f"version {CACHE_VERSION}; rebuild it with 'seizure preprocess ... --force'"
+        )
+    return header
+
+
+def open_or_create(root: str | Path, config: PreprocessConfig, force: bool = False) -> dict:
+    """Prepare ``root`` for writing with ``config``; return its header.
+
+    A new or empty directory becomes a cache. An existing cache with the same fingerprint is
+    reused (only missing or stale recordings will be processed). One with another
+    fingerprint, or a non-empty directory that is not a cache, is refused with
+    :class:`CacheError` unless ``force``, which deletes the old cache's files first.
+    """
+    root = Path(root)
+    header = cache_header(config)
+    if root.exists() and not root.is_dir():
+        raise CacheError(f"{root}: exists and is not a directory")
+    existing: dict | None = None
+    if (root / "cache.json").is_file():
+        try:
+            existing = _load_header(root)
+        except CacheError:
+            if not force:
+                raise
+            existing = {"fingerprint": None}
+    elif root.is_dir() and any(root.iterdir()):
+        if not force:
+            raise CacheError(
+                f"{root}: directory is not empty and is not a seizure cache; choose a new "
+                "directory (or pass --force to clear it)"
+            )
+        _clear(root, everything=True)
+    if existing is not None and existing.get("fingerprint") != header["fingerprint"]:
+        if not force:
+            old = existing.get("preprocess", {})
+            diff = sorted(k for k in header["preprocess"] if old.get(k) != header["preprocess"][k])
+            raise CacheError(
+                f"{root}: this cache was made with other preprocessing (fingerprint "
+                f"{existing.get('fingerprint')}, this run {header['fingerprint']}; differing: "
+                f"{', '.join(diff) or 'unknown'}); refusing to mix them. Use a new cache "
+                "directory, or pass --force to delete it and rebuild"
+            )
+        _clear(root, everything=False)
+        existing = None
+    _records_dir(root).mkdir(parents=True, exist_ok=True)
+    _failed_dir(root).mkdir(parents=True, exist_ok=True)
+    if existing is None:
+        from seizure.config import save_config
+
+        header["created"] = time.strftime("%Y-%m-%dT%H:%M:%S%z")
+        save_config(_PreprocessSection(config), root / "config.yaml")
+        _write_json(root / "cache.json", header)
+        return header
+    return existing
+
+
+@dataclass(frozen=True)
+class _PreprocessSection:
+    """``config.yaml`` holds a ``preprocess:`` section so it can be given back to --config."""
+
+    preprocess: PreprocessConfig
+
+
+def _clear(root: Path, everything: bool) -> None:
+    """Delete the cache's own files (or, with ``everything``, all files in ``root``)."""
+    import shutil
+
+    if everything:
+        for child in root.iterdir():
+            if child.is_dir() and not child.is_symlink():
+                shutil.rmtree(child)
+            else:
+                child.unlink()
+        return
+    for name in ("records", "failed"):
+        if (root / name).is_dir():
+            shutil.rmtree(root / name)
+    for name in ("cache.json", "config.yaml", "manifest.json", "failures.json"):
+        with contextlib.suppress(FileNotFoundError):
+            (root / name).unlink()
+
+
+def source_stat(path: str | Path) -> dict[str, int]:
+    """Size in bytes and modification time (ns) of a source file: what staleness compares."""
+    st = os.stat(path)
+    return {"size": st.st_size, "mtime_ns": st.st_mtime_ns}
+
+
+def is_done(root: str | Path, recording_id: str, source: str | Path, fingerprint: str) -> bool:
+    """True when ``recording_id`` is cached from the same source file (size and mtime) with the
+    same fingerprint, and its arrays are present."""
+    root = Path(root)
+    meta_path = _meta_path(root, recording_id)
+    try:
+        meta = _read_json(meta_path)
+        stat = source_stat(source)
+    except (OSError, ValueError):
+        return False
+    return (
+        meta.get("fingerprint") == fingerprint
+        and meta.get("recording_id") == recording_id
+        and meta.get("source_stat") == stat
+        and _windows_path(root, recording_id).is_file()
+        and _labels_path(root, recording_id).is_file()
+    )
+
+
+def _write_npy(path: Path, array: np.ndarray, dtype: str) -> int:
+    """Write ``array`` as ``.npy`` in ``dtype`` under a temporary name, then rename it.
+
+    Converts a chunk of windows at a time (peak memory stays at the chunk). Returns the
+    number of values clipped to the float16 range.
+    """
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    clipped = 0
+    try:
+        out = np.lib.format.open_memmap(tmp, mode="w+", dtype=np.dtype(dtype), shape=array.shape)
+        for start in range(0, len(array), _CHUNK_WINDOWS):
+            chunk = np.asarray(array[start : start + _CHUNK_WINDOWS])
+            if dtype == "float16" and chunk.size:
+                over = np.abs(chunk) > _FLOAT16_MAX
+                if over.any():
+                    clipped += int(over.sum())
+                    chunk = np.clip(chunk, -_FLOAT16_MAX, _FLOAT16_MAX)
+            out[start : start + len(chunk)] = chunk
+        out.flush()
+        del out
+        with open(tmp, "rb+") as handle:
+            os.fsync(handle.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(tmp)
+        raise
+    return clipped
+
+
+def write_record(
+    root: str | Path,
+    meta: dict[str, Any],
+    windows: np.ndarray,
+    labels: np.ndarray,
+    storage_dtype: str,
+) -> dict[str, Any]:
+    """Write one recording: windows, labels, then (last) its metadata.
+
+    Parameters
+    ----------
+    root : path
+        The cache directory (prepared by :func:`open_or_create`).
+    meta : dict
+        Metadata; must hold ``recording_id``. ``n_windows``, ``window_dtype`` and
+        ``n_seizure_windows`` are added.
+    windows : ndarray, shape (n_windows, *window_shape)
+    labels : ndarray of uint8, shape (n_windows,)
+    storage_dtype : {'float16', 'float32'}
+
+    Returns
+    -------
+    dict
+        The metadata written.
+    """
+    root = Path(root)
+    rid = meta["recording_id"]
+    with contextlib.suppress(FileNotFoundError):
+        _meta_path(root, rid).unlink()  # not done until the new metadata is in place
+    clipped = _write_npy(_windows_path(root, rid), windows, storage_dtype)
+    _write_npy(_labels_path(root, rid), np.asarray(labels, dtype=np.uint8), "uint8")
+    meta = dict(meta)
+    if clipped:
+        meta.setdefault("warnings", []).append(
+            f"{meta.get('source')}: {clipped} values beyond +-{_FLOAT16_MAX:g} were clipped "
+            "to fit float16"
+        )
+    meta["n_windows"] = int(len(windows))
+    meta["n_seizure_windows"] = int(np.count_nonzero(labels))
+    meta["window_dtype"] = storage_dtype
+    meta["windows_file"] = _windows_path(root, rid).name
+    meta["labels_file"] = _labels_path(root, rid).name
+    _write_json(_meta_path(root, rid), meta)
+    with contextlib.suppress(FileNotFoundError):
+        _failure_path(root, rid).unlink()
+    return meta
+
+
+def record_failure(root: str | Path, recording_id: str, path: str | Path, reason: str) -> None:
+    """Record that ``recording_id`` failed (and drop any older cached version of it)."""
+    root = Path(root)
+    for stale in (
+        _meta_path(root, recording_id),
+        _windows_path(root, recording_id),
+        _labels_path(root, recording_id),
+    ):
+        with contextlib.suppress(FileNotFoundError):
+            stale.unlink()
+    _write_json(
+        _failure_path(root, recording_id),
+        {"path": str(path), "reason": reason, "recording_id": recording_id},
+    )
+
+
+def _scan(root: Path, fingerprint: str | None) -> tuple[list[dict], list[dict]]:
+    records = []
+    rdir = _records_dir(root)
+    if rdir.is_dir():
+        for path in sorted(rdir.glob("*.json")):
+            try:
+                meta = _read_json(path)
+            except (OSError, ValueError):
+                continue  # being replaced right now, or foreign
+            if fingerprint is None or meta.get("fingerprint") == fingerprint:
+                records.append(meta)
+    done = {safe_id(m["recording_id"]) for m in records}
+    failed = []
+    fdir = _failed_dir(root)
+    if fdir.is_dir():
+        for path in sorted(fdir.glob("*.json")):
+            if path.stem in done:
+                continue
+            try:
+                failed.append(_read_json(path))
+            except (OSError, ValueError):
+                continue
+    records.sort(key=lambda m: m["recording_id"])
+    failed.sort(key=lambda f: (f.get("recording_id", ""), f.get("path", "")))
+    return records, failed
+
+
+def rebuild_manifest(root: str | Path) -> dict[str, Any]:
+    """Scan ``records/`` and ``failed/`` and rewrite ``manifest.json`` and ``failures.json``.
+
+    Returns
+    -------
+    dict
+        The manifest: the header plus ``records`` (metadata of every done recording, sorted by
+        id), ``failed`` and ``totals``.
+    """
+    root = Path(root)
+    header = _load_header(root)
+    records, failed = _scan(root, header["fingerprint"])
+    manifest = dict(header)
+    manifest["records"] = records
+    manifest["failed"] = [{"path": f["path"], "reason": f["reason"]} for f in failed]
+    manifest["totals"] = summarize(records, failed)
+    _write_json(root / "manifest.json", manifest)
+    _write_json(root / "failures.json", failed)
+    return manifest
+
+
+def summarize(records: Iterable[Mapping[str, Any]], failed: Iterable[Mapping[str, Any]]) -> dict:
+    """Counts over record metadata: recordings, hours, seizure events and seconds, per split."""
+    records = list(records)
+    splits: dict[str, dict[str, Any]] = {}
+    for meta in records:
+        entry = splits.setdefault(
+            meta["split"], {"recordings": 0, "patients": set(), "hours": 0.0, "seizure_events": 0}
+        )
+        entry["recordings"] += 1
+        entry["patients"].add(meta["patient"])
+        entry["hours"] += meta["duration_s"] / 3600
+        entry["seizure_events"] += len(meta.get("events", ()))
+    return {
+        "recordings": len(records),
+        "hours": float(sum(m["duration_s"] for m in records)) / 3600,
+        "windows": sum(int(m["n_windows"]) for m in records),
+        "seizure_events": sum(len(m.get("events", ())) for m in records),
+        "seizure_seconds": float(
+            sum(float(e["stop"]) - float(e["start"]) for m in records for e in m.get("events", ()))
+        ),
+        "patients": len({m["patient"] for m in records}),
+        "channels_filled": sum(1 for m in records if m.get("channels_filled")),
+        "warnings": sum(len(m.get("warnings", ())) for m in records),
+        "failed": len(list(failed)),
+        "splits": {
+            name: {
+                "recordings": s["recordings"],
+                "patients": len(s["patients"]),
+                "hours": s["hours"],
+                "seizure_events": s["seizure_events"],
+            }
+            for name, s in sorted(splits.items())
+        },
+    }
+
+
+# --------------------------------------------------------------------------- reader
+
+
+class Cache:
+    """Read a cache written by ``seizure preprocess`` (see the module docstring for the layout).
+
+    Parameters
+    ----------
+    path : str or Path
+        The cache directory.
+
+    Attributes
+    ----------
+    config : PreprocessConfig
+        The preprocessing parameters the cache was made with.
+    fingerprint : str
+        Their fingerprint (:func:`seizure.config.fingerprint`).
+    window_shape : tuple of int
+        Shape of one window: ``(n_channels, window_samples)`` raw, or
+        ``(n_channels, frames_per_window, n_features)`` LFCC.
+    window_seconds, stride_seconds : float
+        Window ``k`` covers ``[k * stride, k * stride + window)`` seconds.
+    channels : tuple of str
+        Montage channel names.
+    records : list of CacheRecord
+        Every processed recording, sorted by id.
+    failed : list of dict
+        ``{"path", "reason"}`` of every recording that could not be processed.
+
+    Raises
+    ------
+    CacheError
+        When ``path`` is missing or is not a seizure cache of this format version.
+    """
+
+    def __init__(self, path: str | Path) -> None:
+        self.path = Path(path)
+        self.header = _load_header(self.path)
+        self.config: PreprocessConfig = from_dict(PreprocessConfig, self.header["preprocess"])
+        self.fingerprint: str = self.header["fingerprint"]
+        self.window_shape: tuple[int, ...] = tuple(int(n) for n in self.header["window_shape"])
+        self.window_seconds: float = float(self.header["window_seconds"])
+        self.stride_seconds: float = float(self.header["stride_seconds"])
+        self.sample_rate_hz: float = float(self.header["sample_rate_hz"])
+        self.channels: tuple[str, ...] = tuple(self.header["channels"])
+        self.storage_dtype: str = self.header["storage_dtype"]
+        metas, failed = self._load_listing()
+        self._meta = {m["recording_id"]: m for m in metas}
+        self.records: list[CacheRecord] = [CacheRecord.from_json(m) for m in metas]
+        self._by_id = {r.recording_id: r for r in self.records}
+        self.failed: list[dict[str, str]] = [
+            {"path": f["path"], "reason": f["reason"]} for f in failed
+        ]
+
+    def _load_listing(self) -> tuple[list[dict], list[dict]]:
+        """Use manifest.json when it lists exactly the metadata files on disk, else scan."""
+        rdir = _records_dir(self.path)
+        on_disk = (
+            {p.name[:-5] for p in os.scandir(rdir) if p.name.endswith(".json")}
+            if rdir.is_dir()
+            else set()
+        )
+        failed_on_disk = (
+            {p.name[:-5] for p in os.scandir(_failed_dir(self.path)) if p.name.endswith(".json")}
+            if _failed_dir(self.path).is_dir()
+            else set()
+        )
+        manifest_path = self.path / "manifest.json"
+        if manifest_path.is_file():
+            try:
+                manifest = _read_json(manifest_path)
+                listed = {safe_id(m["recording_id"]) for m in manifest["records"]}
+                failures = _read_json(self.path / "failures.json")
+                listed_failed = {safe_id(f["recording_id"]) for f in failures}
+                if (
+                    manifest.get("fingerprint") == self.fingerprint
+                    and listed == on_disk
+                    and listed_failed == failed_on_disk - on_disk
+                ):
+                    return manifest["records"], failures
+            except (OSError, ValueError, KeyError, TypeError):
+                pass
+        return _scan(self.path, self.fingerprint)
+
+    def __repr__(self) -> str:
+        return (
+            f"Cache({str(self.path)!r}, {len(self.records)} recordings, "
+            f"window_shape={self.window_shape}, fingerprint={self.fingerprint})"
+        )
+
+    def __len__(self) -> int:
+        return len(self.records)
+
+    def record(self, recording_id: str) -> CacheRecord:
+        """The :class:`CacheRecord` of one recording (KeyError naming the cache if absent)."""
+        try:
+            return self._by_id[recording_id]
+        except KeyError:
+            raise KeyError(f"{self.path}: no recording {recording_id!r} in this cache") from None
+
+    def split(self, name: str) -> list[CacheRecord]:
+        """Records of one split (``train``, ``dev``, ``eval``), sorted by id."""
+        return [r for r in self.records if r.split == name]
+
+    def windows(self, recording_id: str) -> np.ndarray:
+        """Windows of one recording, memory-mapped read-only.
+
+        Returns
+        -------
+        ndarray, shape (n_windows, *window_shape), dtype ``storage_dtype`` (float16 by
+        default), microvolts for raw windows
+        """
+        self.record(recording_id)
+        return np.load(_windows_path(self.path, recording_id), mmap_mode="r")
+
+    def labels(self, recording_id: str) -> np.ndarray:
+        """Window labels: uint8, shape (n_windows,), 1 when the window's midpoint is ictal."""
+        self.record(recording_id)
+        return np.load(_labels_path(self.path, recording_id))
+
+    def events(self, recording_id: str) -> list[Event]:
+        """Reference seizure events of one recording, in seconds."""
+        return list(self.record(recording_id).events)
+
+    def metadata(self, recording_id: str) -> dict[str, Any]:
+        """Everything stored about one recording (the ``records/<id>.json`` content)."""
+        self.record(recording_id)
+        return dict(self._meta[recording_id])
+
+    def summary(self) -> dict[str, Any]:
+        """Totals: recordings, hours, seizure events and seconds, splits, failures."""
+        return summarize(self._meta.values(), self.failed)
