@@ -206,3 +206,24 @@ def test_real_nedc_files_round_trip(shared_data: Path, tmp_path: Path) -> None:
         # the data rows are byte-identical to NEDC's (montage_file header may differ)
         src_rows = [ln for ln in f.read_text().splitlines() if ln.startswith("TERM")]
         assert [ln for ln in out.read_text().splitlines() if ln.startswith("TERM")] == src_rows
+
+
+def test_plain_onset_offset_table_reads_as_term_events(tmp_path):
+    # The malow recording's sidecar: no channel column, a free-text note column.
+    path = tmp_path / "events.csv"
+    path.write_text(
+        "onset_s,offset_s,label,note\n350.0,500.0,seiz,offset not annotated\n10,12.5,bckg,quiet\n"
+    )
+    ann = read_annotation(path)
+    assert [(e.start, e.stop, e.label, e.channel) for e in ann.events] == [
+        (350.0, 500.0, "seiz", "TERM"),
+        (10.0, 12.5, "bckg", "TERM"),
+    ]
+    assert ann.duration is None
+
+
+def test_plain_table_without_times_is_refused(tmp_path):
+    path = tmp_path / "events.csv"
+    path.write_text("when,what\n1,seiz\n")
+    with pytest.raises(InputFileError, match="line 1: expected the header row"):
+        read_annotation(path)

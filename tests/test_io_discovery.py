@@ -242,3 +242,13 @@ def test_shared_fixtures(shared_data: Path) -> None:
         assert any("runs past the end of the recording (2.000 s)" in w for w in ann.warnings)
     # the fixture tree starting at dev/ (as shipped) keeps the split from the path
     assert {e.split for e in discover(shared_data / "fixtures/tuh")} == {"dev"}
+
+
+def test_single_edf_pairs_with_single_annotation_whatever_its_name(shared_data):
+    entries = discover(shared_data / "real" / "malow")
+    assert len(entries) == 1
+    entry = entries[0]
+    assert entry.annotation_path is not None
+    assert entry.annotation_path.name == "malow_michigan_events.csv"
+    ann = load_annotation(entry)
+    assert [(e.start, e.stop) for e in ann.seizures(500.0)] == [(350.0, 500.0)]

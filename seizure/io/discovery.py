@@ -11,7 +11,9 @@ Layouts recognised (each EDF/BDF file is classified on its own, so a folder may 
 - Siena: ``PNxx/PNxx-K.edf`` with ``PNxx/Seizures-list-PNxx.txt``.
 - BIDS: ``sub-<p>/[ses-<s>/]eeg/<name>_eeg.edf`` with ``<name>_events.tsv``.
 - Flat: any other EDF, with a sidecar of the same stem and a suffix that
-  :func:`seizure.io.annotations.read_annotation` reads (``_events.tsv`` included).
+  :func:`seizure.io.annotations.read_annotation` reads (``_events.tsv`` included), or, in a
+  folder holding exactly one EDF and exactly one annotation file, that file whatever its name
+  (e.g. ``malow_michigan_19ch_100Hz_500s.edf`` with ``malow_michigan_events.csv``).
 
 Missing annotations are never read as "no seizure": :func:`discover` records
 ``annotation_path=None`` and :func:`load_annotation` raises :class:`InputFileError` for that
@@ -156,6 +158,16 @@ def _sidecar(edf: Path, suffixes: tuple[str, ...]) -> Path | None:
     return None
 
 
+def _only_pair(folder: Path) -> Path | None:
+    """The annotation file of a folder that holds exactly one EDF/BDF and exactly one
+    annotation file (``*.csv``, ``*.csv_bi``, ``*.tse_bi``, ``*.tsv``, ...), whatever their
+    names; None otherwise (several candidates are never guessed between)."""
+    files = [p for p in folder.iterdir() if p.is_file() and not p.name.startswith(".")]
+    edfs = [p for p in files if p.suffix.lower() in _EDF_SUFFIXES]
+    notes = [p for p in files if p.suffix.lower() in (*ANNOTATION_SUFFIXES, ".tsv")]
+    return notes[0] if len(edfs) == 1 and len(notes) == 1 else None
+
+
 def _split_from_path(rel_parts: tuple[str, ...]) -> str | None:
     for part in rel_parts:
         if part.lower() in SPLITS:
@@ -234,6 +246,8 @@ def _classify(edf: Path, root: Path) -> dict:
             if (parent / name).is_file():
                 annotation = parent / name
                 break
+    if annotation is None:
+        annotation = _only_pair(parent)
     return dict(
         corpus="flat",
         recording_id=stem,

@@ -30,6 +30,16 @@ CSV_VERSION = "csv_v1.0.0"
 CSV_COLUMNS = ("channel", "start_time", "stop_time", "label", "confidence")
 DEFAULT_MONTAGE_FILE = "nedc_eas_default_montage.txt"
 
+#: Column names accepted for each role, so that plain event tables (``onset_s,offset_s,label``)
+#: read as well as TUSZ files; the first name is TUSZ's own.
+CSV_COLUMN_SYNONYMS: dict[str, tuple[str, ...]] = {
+    "channel": ("channel", "channels"),
+    "start_time": ("start_time", "onset_s", "onset", "start_s", "start"),
+    "stop_time": ("stop_time", "offset_s", "offset", "stop_s", "stop", "end_s", "end"),
+    "label": ("label", "eventtype", "event_type"),
+    "confidence": ("confidence", "probability"),
+}
+
 _DURATION_RE = re.compile(r"^duration\s*=\s*([^\s]+)\s*(secs?|seconds?)?\s*$", re.IGNORECASE)
 
 
@@ -45,7 +55,9 @@ def read_csv(path: str | Path, label_map: Mapping[str, str] | None = None) -> An
     :attr:`Annotation.duration` in seconds), the header row
     ``channel,start_time,stop_time,label,confidence`` and one row per event. Columns are
     located by name from the header row, so a data row never has its channel read as a time;
-    a missing ``confidence`` column means 1.0.
+    a missing ``confidence`` column means 1.0. Plain event tables with other column names
+    (``onset_s,offset_s,label[,note]``, see :data:`CSV_COLUMN_SYNONYMS`) read too: without a
+    ``channel`` column every event is term level (``TERM``); extra columns are ignored.
 
     Parameters
     ----------
@@ -70,6 +82,8 @@ def read_csv(path: str | Path, label_map: Mapping[str, str] | None = None) -> An
     text = read_text(path)
     duration: float | None = None
     columns: dict[str, int] | None = None
+    lowered: list[str] = []
+    n_fields = 0
     events: list[Event] = []
     warnings: list[str] = []
     for line_no, raw_line in enumerate(text.splitlines(), start=1):
@@ -84,20 +98,25 @@ def read_csv(path: str | Path, label_map: Mapping[str, str] | None = None) -> An
         fields = [f.strip() for f in line.split(",")]
         if columns is None:
             lowered = [f.lower() for f in fields]
-            missing = [c for c in CSV_COLUMNS[:4] if c not in lowered]
+            columns = {}
+            for role, names in CSV_COLUMN_SYNONYMS.items():
+                found = next((lowered.index(n) for n in names if n in lowered), None)
+                if found is not None:
+                    columns[role] = found
+            missing = [c for c in ("start_time", "stop_time", "label") if c not in columns]
             if missing:
                 raise InputFileError(
                     path,
-                    f"line {line_no}: expected the header row {','.join(CSV_COLUMNS)!r} before "
-                    f"any event, got {line!r}",
+                    f"line {line_no}: expected the header row {','.join(CSV_COLUMNS)!r} (or "
+                    f"onset_s,offset_s,label) before any event, got {line!r}",
                 )
-            columns = {name: i for i, name in enumerate(lowered)}
+            n_fields = len(fields)
             continue
-        if len(fields) != len(columns):
+        if len(fields) != n_fields:
             raise InputFileError(
                 path,
-                f"line {line_no}: expected {len(columns)} comma-separated fields "
-                f"({','.join(columns)}), got {len(fields)}: {line!r}",
+                f"line {line_no}: expected {n_fields} comma-separated fields "
+                f"({','.join(lowered)}), got {len(fields)}: {line!r}",
             )
         start = parse_seconds(fields[columns["start_time"]], "start_time", path, line_no)
         stop = parse_seconds(fields[columns["stop_time"]], "stop_time", path, line_no)
@@ -108,7 +127,8 @@ def read_csv(path: str | Path, label_map: Mapping[str, str] | None = None) -> An
             if "confidence" in columns
             else 1.0
         )
-        channel = fields[columns["channel"]].upper() or TERM
+        channel = fields[columns["channel"]].upper() if "channel" in columns else ""
+        channel = channel or TERM
         events.append(Event(start, stop, label, channel, conf))
     if columns is None:
         raise InputFileError(
