@@ -1,1 +1,37 @@
-"""Detectors (CNN front end + recurrent part), their initializers and regularizers."""
+"""Detectors (CNN front end + recurrent part), their initializers and regularizers.
+
+Public API (imported lazily, so that ``seizure.config`` can import
+:mod:`seizure.models.config` without importing torch):
+
+- :func:`build_model` ``(config: ModelConfig, window_shape) -> nn.Module``;
+- :func:`regularization_loss` ``(model, config) -> Tensor`` (Keras L1/L2, add to the loss);
+- :func:`parameter_groups` ``(model, config, weight_decay=None)`` for the optimizer;
+- :func:`trainable_parameters`, :func:`parameter_roles`, :func:`available_models`,
+  :func:`register_model`;
+- :func:`timescale_report` (``seizure timescale``).
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+_LAZY = {
+    "build_model": "seizure.models.registry",
+    "available_models": "seizure.models.registry",
+    "register_model": "seizure.models.registry",
+    "SeizureDetector": "seizure.models.registry",
+    "regularization_loss": "seizure.models.regularization",
+    "parameter_groups": "seizure.models.regularization",
+    "parameter_roles": "seizure.models.regularization",
+    "trainable_parameters": "seizure.models.regularization",
+    "timescale_report": "seizure.models.timescale",
+}
+
+__all__ = sorted(_LAZY)
+
+
+def __getattr__(name: str) -> Any:
+    if name in _LAZY:
+        return getattr(importlib.import_module(_LAZY[name]), name)
+    raise AttributeError(f"module 'seizure.models' has no attribute {name!r}")
