@@ -37,10 +37,10 @@ class EvaluateConfig:
         Windows of context on each side of a sequence whose predictions are discarded
         (consecutive sequences overlap by twice this); 0 tiles the recording with
         independent sequences, as in training. Costs ``L / (L - 2 * context)`` more compute.
-    batch_sequences : int
-        Sequences per inference batch.
+    batch_sequences : int or None
+        Sequences per inference batch; None picks 1024 on CUDA and 32 on CPU.
     amp : bool
-        bf16 autocast on CUDA (ignored on CPU).
+        bf16 autocast on CUDA and on CPUs with native bf16 (AVX512-BF16, AMX); fp32 elsewhere.
     compile : {'auto', 'always', 'never'}
         ``torch.compile`` the model; ``auto`` compiles on CUDA only.
     sweep_min, sweep_max : float
@@ -65,7 +65,7 @@ class EvaluateConfig:
     szcore_fs_hz: int = 1
     sequence_windows: int | None = None
     context_windows: int = 0
-    batch_sequences: int = 256
+    batch_sequences: int | None = None
     amp: bool = True
     compile: Literal["auto", "always", "never"] = "auto"
     sweep_min: float = 0.02

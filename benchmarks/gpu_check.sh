@@ -1,0 +1,36 @@
+#!/usr/bin/env bash
+# Everything that needs a GPU, in one short run (about 7 minutes on one H100):
+# the GPU tests, training throughput (bench_train.py) and inference throughput
+# (bench_inference.py). Logs go to $OUT (or /tmp/seizure-gpu-check).
+#
+#   bash benchmarks/gpu_check.sh
+#
+# Needs a CUDA build of PyTorch with numpy, scipy, click, pyyaml, tqdm, matplotlib, pytest.
+# Wheels of edfio/timescoring in .whl/ (pip download ...) are installed to /tmp/site when the
+# machine lacks them.
+set -uo pipefail
+cd "$(dirname "$0")/.."
+OUT=${OUT:-/tmp/seizure-gpu-check}
+mkdir -p "$OUT"
+export PYTHONUNBUFFERED=1 SEIZURE_PROGRESS=0
+PY=${PYTHON:-python3}
+if ls .whl/*.whl >/dev/null 2>&1; then
+  $PY -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --upgrade \
+    --target /tmp/site .whl/*.whl && export PYTHONPATH=/tmp/site:$PWD
+else
+  export PYTHONPATH=$PWD
+fi
+nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv,noheader
+$PY -c "import torch; print('torch', torch.__version__, 'cuda', torch.version.cuda)"
+
+echo "== GPU tests"
+# torch.compile on some torch releases warns about torch.jit deprecation: not our code.
+timeout 90 $PY -m pytest -q -p no:cacheprovider -W "ignore::DeprecationWarning" \
+  tests/test_train_gpu.py tests/test_models_registry.py -m gpu 2>&1 | tee "$OUT/gpu_tests.log" | tail -15
+
+echo "== training throughput"
+timeout 220 $PY benchmarks/bench_train.py --cache-gb 1 2>&1 | tee "$OUT/bench_train.log" | tail -20
+
+echo "== inference throughput"
+timeout 170 $PY benchmarks/bench_inference.py --device cuda --recordings 500 2>&1 \
+  | tee "$OUT/bench_inference.log" | tail -20

@@ -1,0 +1,107 @@
+"""``seizure evaluate``: run a checkpoint over a split of a cache, sweep, score and report."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from seizure.cli.common import config_options
+
+
+@click.command("evaluate")
+@click.argument("checkpoint", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.argument("cache", type=click.Path(exists=True, file_okay=False, path_type=Path))
+@click.argument("out", type=click.Path(file_okay=False, path_type=Path))
+@click.option("--split", default="eval", show_default=True, help="Split of the cache to evaluate.")
+@config_options
+@click.option(
+    "--device",
+    default="auto",
+    show_default=True,
+    metavar="auto|cpu|cuda[:N]",
+    help="Where the model runs; auto uses a CUDA GPU when there is one.",
+)
+@click.option(
+    "--reuse-probs",
+    is_flag=True,
+    help="Reuse OUT/probs when it was written for this checkpoint and cache: only "
+    "post-processing and scoring run (e.g. after --set evaluate.smoothing_windows=5).",
+)
+def command(
+    checkpoint: Path,
+    cache: Path,
+    out: Path,
+    split: str,
+    config_files: tuple[str, ...],
+    overrides: tuple[str, ...],
+    device: str,
+    reuse_probs: bool,
+) -> None:
+    """Evaluate CHECKPOINT on one split of CACHE and write the results into OUT.
+
+    The model runs over every recording of the split (batched and streaming; bf16 on CUDA),
+    its per-window probabilities are saved in OUT/probs/, post-processed into events with
+    the evaluate section of the config (threshold, smoothing, gap merging, minimum
+    duration; change it with --config configs/evaluate/... or --set evaluate.key=value)
+    and scored against the cache's reference events with every method (NEDC OVLP, TAES,
+    EPOCH, DPALIGN; SzCORE event and sample).
+
+    Writes: hyp/<id>.csv_bi and hyp/<id>.tsv (SzCORE) per recording, ref/<id>.csv_bi (the
+    references, so that 'seizure score OUT/ref OUT/hyp' reproduces the figures),
+    curve.csv and curve.png (sensitivity against false alarms per 24 h over a threshold
+    sweep, for OVLP, TAES and SzCORE event, with the operating points at the false-alarm
+    budgets evaluate.fa_budgets_per_24h), scores.json (as 'seizure score --json', at the
+    chosen threshold), evaluation.json, report.md (tables, plot, missed seizures and false
+    alarms, config) and config.yaml.
+
+    The cache must have been made with the checkpoint's preprocessing (its fingerprint is
+    checked). Exit status: 0 on success, 1 when the checkpoint, cache or device cannot be
+    used, 2 for usage and config errors.
+    """
+    from seizure.config import ConfigError
+    from seizure.evaluation.evaluate import evaluate
+    from seizure.utils.errors import SeizureError
+
+    def log(message: str) -> None:
+        click.echo(message, err=True)
+
+    try:
+        result = evaluate(
+            checkpoint,
+            cache,
+            out,
+            split=split,
+            config_files=config_files,
+            overrides=overrides,
+            device=device,
+            reuse_probs=reuse_probs,
+            log=log,
+        )
+    except ConfigError as err:
+        raise click.UsageError(str(err)) from err
+    except SeizureError as err:
+        raise click.ClickException(str(err)) from err
+    s = result.scores
+    click.echo(
+        f"{result.n_recordings} recordings, threshold {result.threshold:g}: "
+        + ", ".join(
+            f"{name} {_pct(s[key]['sensitivity'])}% at {_fa(s[key]['false_alarms_per_24h'])} FA/24h"
+            for key, name in (("ovlp", "OVLP"), ("taes", "TAES"), ("szcore_event", "SzCORE"))
+        )
+    )
+    for p in result.operating_points:
+        if p.method == "ovlp" and p.threshold is not None:
+            click.echo(
+                f"  OVLP at <= {p.budget_fa_per_24h:g} FA/24h: sensitivity "
+                f"{_pct(p.sensitivity)}% (threshold {p.threshold:g})"
+            )
+    click.echo(f"report: {out / 'report.md'}")
+
+
+def _pct(value: float | None) -> str:
+    return "n/a" if value is None else f"{100 * value:.2f}"
+
+
+def _fa(value: float | None) -> str:
+    return "n/a" if value is None else f"{value:.2f}"

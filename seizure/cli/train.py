@@ -1,0 +1,83 @@
+"""``seizure train``: train a detector on a cache."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import click
+
+from seizure.cli.common import config_options, resolve_config
+
+
+@click.command("train")
+@click.argument("cache", type=click.Path(exists=True, file_okay=False, path_type=Path))
+@click.argument("run_dir", type=click.Path(file_okay=False, path_type=Path))
+@config_options
+@click.option(
+    "--resume",
+    is_flag=True,
+    help="Continue the run in RUN_DIR from its last.pt (starts fresh if RUN_DIR is empty).",
+)
+@click.option(
+    "--device",
+    type=click.Choice(["auto", "cpu", "cuda"]),
+    default="auto",
+    show_default=True,
+    help="Where to train; auto uses a CUDA GPU when there is one.",
+)
+def command(
+    cache: Path,
+    run_dir: Path,
+    config_files: tuple[str, ...],
+    overrides: tuple[str, ...],
+    resume: bool,
+    device: str,
+) -> None:
+    """Train a detector on the train split of CACHE, validating on dev after every epoch.
+
+    Writes into RUN_DIR: config.yaml (the resolved config), environment.json (seed and
+    library versions), metrics.jsonl (one line per epoch), last.pt and best.pt (checkpoints,
+    best by train.early_stopping_metric) and summary.json. RUN_DIR must be empty unless
+    --resume is given. The cache must have been made with the config's preprocess section.
+
+    Under torchrun (torchrun --nproc_per_node N -m seizure train ...) each process trains
+    on its shard of every batch; rank 0 validates and writes the files.
+
+    Exit status: 0 when training finished (all epochs, early stopping or train.max_steps);
+    130 (SIGINT) or 143 (SIGTERM) when interrupted after saving last.pt (resume with
+    --resume); 1 when the cache, a checkpoint or the loss (NaN) stops the run; 2 for
+    usage and config errors.
+    """
+    base = None
+    last = run_dir / "last.pt"
+    if resume and last.is_file():
+        # the stored config is the base; --config/--set may change only resumable keys
+        from seizure.training.checkpoint import CheckpointError, load_checkpoint
+
+        try:
+            base = load_checkpoint(last)["config"]
+        except CheckpointError as err:
+            raise click.ClickException(str(err)) from err
+    config = resolve_config(config_files, overrides, base=base)
+
+    from seizure.config import ConfigError
+    from seizure.training.checkpoint import CheckpointError
+    from seizure.training.distributed import DeviceError
+    from seizure.training.loop import NonFiniteLossError, RunDirError, train
+
+    try:
+        result = train(config, cache, run_dir, resume=resume, device=device)
+    except (RunDirError, DeviceError, ConfigError) as err:
+        raise click.UsageError(str(err)) from err
+    except (CheckpointError, NonFiniteLossError, ValueError) as err:
+        raise click.ClickException(str(err)) from err
+    if result.status != "interrupted" and result.rank == 0:
+        click.echo(
+            f"{result.status}: {result.epochs_completed} epoch(s), {result.step} steps; best "
+            f"{result.best_metric} = {result.best_value} at epoch {result.best_epoch}; "
+            f"outputs in {run_dir}",
+            err=True,
+        )
+    if result.exit_code:
+        sys.exit(result.exit_code)

@@ -1,0 +1,693 @@
+"""``seizure evaluate``: run a checkpoint over a cache split, post-process, sweep, score, report.
+
+What it does, in order:
+
+1. Reads the checkpoint and resolves the config: the checkpoint's stored config, then
+   ``--config`` files, then ``--set`` overrides. Only the ``evaluate`` section (and ``seed``)
+   may differ from the stored config: the model, its preprocessing and its training are what
+   they were.
+2. Opens the cache and refuses it unless its preprocessing fingerprint equals the one the
+   checkpoint was trained with (the message lists the parameters that differ).
+3. Computes per-window probabilities for every recording of the split, streaming and batched
+   (:mod:`seizure.evaluation.inference`), and saves them as ``OUT/probs/<id>.npy`` (float32,
+   one value per cached window) with ``OUT/probs/index.json``. With ``reuse_probs`` and a
+   matching index (same checkpoint file hash and cache fingerprint) the model is not run.
+4. Sweeps the threshold (``evaluate.sweep_*``): post-processing and OVLP/TAES/SzCORE-event
+   scoring repeat per threshold, the probabilities do not. Writes ``curve.csv`` and
+   ``curve.png`` and finds the operating points at ``evaluate.fa_budgets_per_24h``.
+5. At the chosen threshold (``evaluate.threshold``, or the OVLP operating point at
+   ``evaluate.select_fa_per_24h``) writes one hypothesis per recording,
+   ``OUT/hyp/<id>.csv_bi`` and SzCORE ``OUT/hyp/<id>.tsv``, the references beside them in
+   ``OUT/ref/`` (so ``seizure score OUT/ref OUT/hyp`` reproduces the figures), scores every
+   method into ``scores.json`` (the ``seizure score --json`` schema) and writes ``report.md``
+   and the resolved ``config.yaml``.
+
+Figures are pooled over the split's recordings (NEDC's convention); see
+:mod:`seizure.evaluation.curve`.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import time
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from seizure.config import Config, ConfigError, from_dict, load_config, save_config, to_dict
+from seizure.evaluation.config import EvaluateConfig
+from seizure.evaluation.curve import (
+    CURVE_METHODS,
+    OperatingPoint,
+    ScoreFunction,
+    compute_curve,
+    operating_points,
+    plot_curve,
+    write_curve_csv,
+)
+from seizure.evaluation.postprocess import (
+    postprocess,
+    postprocess_config_kwargs,
+    sweep_thresholds,
+    validate_evaluate_config,
+)
+from seizure.io.events import Event
+from seizure.utils.errors import SeizureError
+from seizure.utils.fsio import atomic_open, atomic_write_text
+
+__all__ = [
+    "ALL_METHODS",
+    "EvaluationError",
+    "EvaluationResult",
+    "check_fingerprint",
+    "evaluate",
+    "file_sha256",
+    "infer_records",
+    "resolve_evaluation_config",
+    "score_events",
+    "write_hypotheses",
+]
+
+#: Every scoring method, in the order of the ``seizure score --json`` schema.
+ALL_METHODS: tuple[str, ...] = ("ovlp", "taes", "epoch", "dpalign", "szcore_event", "szcore_sample")
+
+
+class EvaluationError(SeizureError):
+    """The checkpoint and the cache cannot be evaluated together (the message says why)."""
+
+
+@dataclass
+class EvaluationResult:
+    """What :func:`evaluate` produced.
+
+    Attributes
+    ----------
+    out_dir : Path
+    threshold : float
+        The threshold of ``scores.json`` and the hypothesis files.
+    scores : dict
+        ``scores.json`` content (``seizure score --json`` schema).
+    curve : list of dict
+        ``curve.csv`` rows.
+    operating_points : list of OperatingPoint
+    events : dict of str to list of Event
+        Hypothesis events per recording at ``threshold``.
+    n_recordings, n_windows : int
+    inference_seconds : float
+        Wall time of the model pass (0 when probabilities were reused).
+    """
+
+    out_dir: Path
+    threshold: float
+    scores: dict[str, Any]
+    curve: list[dict[str, float | str]]
+    operating_points: list[OperatingPoint]
+    events: dict[str, list[Event]] = field(default_factory=dict)
+    n_recordings: int = 0
+    n_windows: int = 0
+    inference_seconds: float = 0.0
+
+
+# --------------------------------------------------------------------------- config and checks
+
+
+def resolve_evaluation_config(
+    stored: Mapping[str, Any],
+    config_files: Sequence[str | Path] = (),
+    overrides: Sequence[str] = (),
+) -> Config:
+    """The config of an evaluation: the checkpoint's, with only ``evaluate`` (and ``seed``)
+    changed by ``config_files`` and ``overrides``.
+
+    Raises
+    ------
+    ConfigError
+        On a bad key or value, or when another section would change (naming the keys).
+    """
+    original = from_dict(Config, stored)
+    config = load_config(list(config_files), list(overrides), base=to_dict(original))
+    changed = []
+    for section in ("preprocess", "synth", "model", "train"):
+        a, b = to_dict(getattr(original, section)), to_dict(getattr(config, section))
+        changed += [f"{section}.{k}" for k in a if a[k] != b.get(k)]
+    if changed:
+        raise ConfigError(
+            f"only 'evaluate.*' settings can change when evaluating a checkpoint, but "
+            f"{', '.join(changed)} differ from the checkpoint's config; a model runs with the "
+            "preprocessing, architecture and training it was made with"
+        )
+    try:
+        validate_evaluate_config(config.evaluate)
+    except ValueError as err:
+        raise ConfigError(str(err)) from err
+    ev = config.evaluate
+    length = ev.sequence_windows or config.train.sequence_windows
+    if 2 * ev.context_windows >= length:
+        raise ConfigError(
+            f"Invalid value for 'evaluate.context_windows': allowed less than half of the "
+            f"inference sequence length ({length} windows), got {ev.context_windows} instead"
+        )
+    return config
+
+
+def check_fingerprint(
+    state: Mapping[str, Any], config: Config, cache: Any, checkpoint: Any
+) -> None:
+    """Refuse a cache made with other preprocessing than the checkpoint's training cache.
+
+    Raises
+    ------
+    EvaluationError
+        Naming both fingerprints and every preprocessing parameter that differs.
+    """
+    from seizure.config import fingerprint
+
+    expected = state.get("cache_fingerprint") or fingerprint(config.preprocess)
+    if expected == cache.fingerprint:
+        return
+    mine, theirs = to_dict(config.preprocess), to_dict(cache.config)
+    diffs = [
+        f"{k} (checkpoint {mine.get(k)!r}, cache {theirs.get(k)!r})"
+        for k in sorted(set(mine) | set(theirs))
+        if mine.get(k) != theirs.get(k)
+    ]
+    detail = "; differing preprocess settings: " + ", ".join(diffs) if diffs else ""
+    raise EvaluationError(
+        f"{checkpoint} was trained on a cache with preprocessing fingerprint {expected}, but "
+        f"{cache.path} has fingerprint {cache.fingerprint}{detail}. Evaluate on a cache made "
+        "with the checkpoint's preprocessing (seizure preprocess CORPUS CACHE --config "
+        "<the checkpoint run's config.yaml>)"
+    )
+
+
+def file_sha256(path: str | Path) -> str:
+    """sha256 hex digest of a file (identifies the checkpoint the probabilities came from)."""
+    h = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+# --------------------------------------------------------------------------- scoring
+
+
+def score_events(
+    refs: Mapping[str, Sequence[Event]],
+    hyps: Mapping[str, Sequence[Event]],
+    durations: Mapping[str, float],
+    methods: Sequence[str] = ALL_METHODS,
+    config: EvaluateConfig | None = None,
+) -> dict[str, Any]:
+    """Score in-memory events of many recordings with the scoring library.
+
+    A thin wrapper of :func:`seizure.evaluation.score.score_recordings` (what
+    ``seizure score`` runs) over dicts keyed by recording id.
+
+    Parameters
+    ----------
+    refs, hyps : mapping of str to list of Event
+        Reference and hypothesis seizure events (seconds) by recording id; ``hyps`` may lack
+        a recording (no events).
+    durations : mapping of str to float
+        Recording durations in seconds.
+    methods : sequence of str
+        Any of :data:`ALL_METHODS`.
+    config : EvaluateConfig, optional
+        Scoring parameters (epoch length...); defaults otherwise.
+
+    Returns
+    -------
+    dict
+        ``{method: {"sensitivity", "specificity", "false_alarms_per_24h", "hits", "misses",
+        "false_alarms", "total_duration_s", ...}, "files": n}``: the ``seizure score --json``
+        schema (fractions, false alarms per 24 h).
+    """
+    from seizure.evaluation.score import score_recordings
+
+    report = score_recordings(
+        ((rid, refs[rid], hyps.get(rid, []), durations[rid]) for rid in refs),
+        methods=list(methods),
+        params=_score_params(config),
+    )
+    return report.to_dict()
+
+
+def _score_params(config: EvaluateConfig | None) -> Any:
+    """:class:`ScoreParams` from the ``evaluate`` section (the scoring fields it has)."""
+    from seizure.evaluation.score import ScoreParams
+
+    if config is None:
+        return ScoreParams()
+    try:
+        return ScoreParams.from_config(config)
+    except AttributeError:  # a config without every scoring field: take what is there
+        return ScoreParams(epoch_s=config.epoch_seconds)
+
+
+def _curve_score_function(config: EvaluateConfig) -> ScoreFunction:
+    def score(refs, hyps, durations, methods):
+        return score_events(refs, hyps, durations, methods, config)
+
+    return score
+
+
+# --------------------------------------------------------------------------- outputs
+
+
+def write_hypotheses(
+    folder: str | Path,
+    events: Mapping[str, Sequence[Event]],
+    durations: Mapping[str, float],
+    workers: int = 8,
+) -> list[Path]:
+    """Write ``<id>.csv_bi`` and SzCORE ``<id>.tsv`` per recording into ``folder``.
+
+    ``workers`` threads write in parallel.
+
+    Returns
+    -------
+    list of Path
+        The files written.
+    """
+    import concurrent.futures
+
+    from seizure.io.annotations import write_csv_bi, write_tsv
+
+    folder = Path(folder)
+
+    def write_one(rid: str) -> list[Path]:
+        name = _file_stem(rid)
+        csv_path, tsv_path = folder / f"{name}.csv_bi", folder / f"{name}.tsv"
+        write_csv_bi(csv_path, events[rid], durations[rid], bname=rid)
+        write_tsv(tsv_path, events[rid], durations[rid])
+        return [csv_path, tsv_path]
+
+    # each file is written atomically (fsync + rename): threads overlap the disk waits
+    with concurrent.futures.ThreadPoolExecutor(max_workers=max(1, workers)) as pool:
+        return [p for paths in pool.map(write_one, list(events)) for p in paths]
+
+
+def _file_stem(recording_id: str) -> str:
+    from seizure.preprocessing.cache import safe_id
+
+    return safe_id(recording_id)
+
+
+def _save_array(path: Path, array: np.ndarray) -> None:
+    with atomic_open(path, "wb") as handle:
+        np.save(handle, array, allow_pickle=False)
+
+
+def _load_probs(
+    probs_dir: Path, records: Sequence[Any], sha: str, cache_fingerprint: str
+) -> dict[str, np.ndarray] | None:
+    """Saved probabilities when they match this checkpoint, cache and split; else None."""
+    index_path = probs_dir / "index.json"
+    if not index_path.is_file():
+        return None
+    try:
+        index = json.loads(index_path.read_text())
+    except (OSError, ValueError):
+        return None
+    if index.get("checkpoint_sha256") != sha or index.get("cache_fingerprint") != cache_fingerprint:
+        return None
+    listed = index.get("recordings", {})
+    out = {}
+    for rec in records:
+        entry = listed.get(rec.recording_id)
+        path = probs_dir / f"{_file_stem(rec.recording_id)}.npy"
+        if entry is None or entry.get("n_windows") != rec.n_windows or not path.is_file():
+            return None
+        out[rec.recording_id] = np.load(path)
+    return out
+
+
+# --------------------------------------------------------------------------- the command
+
+
+def evaluate(
+    checkpoint: str | Path,
+    cache: str | Path | Any,
+    out_dir: str | Path,
+    *,
+    split: str = "eval",
+    config_files: Sequence[str | Path] = (),
+    overrides: Sequence[str] = (),
+    device: str = "auto",
+    reuse_probs: bool = False,
+    model_factory: Callable[..., Any] | None = None,
+    log: Callable[[str], None] | None = None,
+) -> EvaluationResult:
+    """Evaluate a checkpoint on one split of a cache and write the report.
+
+    Parameters
+    ----------
+    checkpoint : path
+        ``best.pt`` or ``last.pt`` written by ``seizure train``.
+    cache : path or Cache
+        A cache written by ``seizure preprocess`` (or an object with the ``Cache`` interface).
+    out_dir : path
+        Output folder (created): ``probs/``, ``hyp/``, ``ref/``, ``curve.csv``, ``curve.png``,
+        ``scores.json``, ``evaluation.json`` (threshold, operating points, checkpoint),
+        ``report.md``, ``config.yaml``.
+    split : str
+        Split of the cache to evaluate (``eval``, ``dev``, ``train``).
+    config_files, overrides
+        ``--config`` files and ``--set key=value`` strings; only ``evaluate.*`` may change.
+    device : str
+        ``auto``, ``cpu``, ``cuda`` or ``cuda:N``.
+    reuse_probs : bool
+        Reuse ``OUT/probs`` when it was written for this checkpoint file and cache.
+    model_factory : callable, optional
+        Passed to :func:`seizure.training.checkpoint.load_model_from_checkpoint`.
+    log : callable, optional
+        Receives progress lines (default: silent).
+
+    Returns
+    -------
+    EvaluationResult
+
+    Raises
+    ------
+    ConfigError
+        Bad ``evaluate`` settings, or an attempt to change another section.
+    EvaluationError
+        Mismatched preprocessing fingerprints, or an empty split.
+    seizure.training.checkpoint.CheckpointError, seizure.preprocessing.cache.CacheError
+        Unreadable checkpoint or cache.
+    """
+    from seizure.training.checkpoint import load_checkpoint
+
+    say = log or (lambda _msg: None)
+    checkpoint = Path(checkpoint)
+    out = Path(out_dir)
+    state = load_checkpoint(checkpoint)
+    config = resolve_evaluation_config(state["config"], config_files, overrides)
+    ev = config.evaluate
+    if isinstance(cache, (str, Path)):
+        from seizure.preprocessing.cache import Cache
+
+        cache = Cache(cache)
+    check_fingerprint(state, config, cache, checkpoint)
+    records = cache.split(split)
+    if not records:
+        present = sorted({r.split for r in cache.records})
+        raise EvaluationError(
+            f"{cache.path}: no recordings in split {split!r} (splits present: "
+            f"{', '.join(present) or 'none'}); choose one with --split"
+        )
+    ids = [r.recording_id for r in records]
+    durations = {r.recording_id: float(r.duration_s) for r in records}
+    refs = {rid: cache.events(rid) for rid in ids}
+    out.mkdir(parents=True, exist_ok=True)
+    sha = file_sha256(checkpoint)
+
+    # ---- probabilities (once); with a fixed threshold the hypothesis files are written
+    # as each recording completes, overlapping inference
+    kwargs = postprocess_config_kwargs(ev)
+    early: dict[str, list[Event]] = {}
+
+    def events_at(threshold: float, rid: str, p: np.ndarray) -> list[Event]:
+        return postprocess(
+            p,
+            threshold=threshold,
+            window_seconds=cache.window_seconds,
+            stride_seconds=cache.stride_seconds,
+            duration_s=durations[rid],
+            **kwargs,
+        )
+
+    def write_early(rid: str, p: np.ndarray) -> None:
+        early[rid] = events_at(ev.threshold, rid, p)
+        write_hypotheses(out / "hyp", {rid: early[rid]}, durations, workers=1)
+
+    probs = _load_probs(out / "probs", records, sha, cache.fingerprint) if reuse_probs else None
+    inference_seconds = 0.0
+    if probs is not None:
+        say(f"reusing probabilities in {out / 'probs'}")
+    else:
+        probs, inference_seconds = _run_model(
+            checkpoint,
+            config,
+            state,
+            cache,
+            records,
+            out / "probs",
+            sha,
+            device,
+            model_factory,
+            say,
+            on_recording=write_early if ev.select_fa_per_24h is None else None,
+        )
+    n_windows = int(sum(len(p) for p in probs.values()))
+
+    # ---- operating curve (post-processing and scoring only)
+    thresholds = sweep_thresholds(ev)
+    say(f"sweeping {len(thresholds)} thresholds over {len(ids)} recordings")
+    curve = compute_curve(
+        probs,
+        refs,
+        durations,
+        thresholds,
+        _curve_score_function(ev),
+        window_seconds=cache.window_seconds,
+        stride_seconds=cache.stride_seconds,
+        methods=CURVE_METHODS,
+        **kwargs,
+    )
+    points = operating_points(curve, ev.fa_budgets_per_24h)
+    write_curve_csv(out / "curve.csv", curve)
+
+    # ---- the chosen threshold
+    threshold, how = ev.threshold, "evaluate.threshold"
+    if ev.select_fa_per_24h is not None:
+        (chosen,) = operating_points(curve, [ev.select_fa_per_24h], ["ovlp"])
+        if chosen.threshold is None:
+            say(
+                f"no threshold keeps OVLP under {ev.select_fa_per_24h:g} FA/24h; "
+                f"using evaluate.threshold={ev.threshold:g}"
+            )
+            how = f"evaluate.threshold (no threshold meets {ev.select_fa_per_24h:g} FA/24h)"
+        else:
+            threshold = chosen.threshold
+            how = f"OVLP operating point at {ev.select_fa_per_24h:g} FA/24h"
+        config = replace(config, evaluate=replace(ev, threshold=threshold))
+    if len(early) == len(ids) and threshold == ev.threshold:
+        events = {rid: early[rid] for rid in ids}  # already written during inference
+    else:
+        events = {rid: events_at(threshold, rid, probs[rid]) for rid in ids}
+        write_hypotheses(out / "hyp", events, durations)
+    _write_references(out / "ref", refs, durations)
+    scores = score_events(refs, events, durations, ALL_METHODS, ev)
+    atomic_write_text(out / "scores.json", json.dumps(_jsonable(scores), indent=2) + "\n")
+    summary = {
+        "checkpoint": str(checkpoint),
+        "checkpoint_sha256": sha,
+        "cache": str(cache.path),
+        "cache_fingerprint": cache.fingerprint,
+        "split": split,
+        "recordings": len(ids),
+        "windows": n_windows,
+        "inference_seconds": inference_seconds,
+        "threshold": threshold,
+        "threshold_source": how,
+        "operating_points": [p.as_dict() for p in points],
+    }
+    atomic_write_text(out / "evaluation.json", json.dumps(_jsonable(summary), indent=2) + "\n")
+    save_config(config, out / "config.yaml")
+
+    # ---- plot and report
+    from seizure.evaluation.report import ReportInputs, write_report
+
+    title = f"{checkpoint.name} on {split} ({len(ids)} recordings)"
+    plot_curve(out / "curve.png", curve, points, title=title)
+    write_report(
+        out / "report.md",
+        ReportInputs(
+            checkpoint=checkpoint,
+            checkpoint_sha256=sha,
+            checkpoint_epoch=state.get("epoch"),
+            cache_path=Path(cache.path),
+            cache_fingerprint=cache.fingerprint,
+            split=split,
+            config=to_dict(config),
+            threshold=threshold,
+            threshold_source=how,
+            scores=scores,
+            points=points,
+            refs=refs,
+            hyps=events,
+            durations=durations,
+            n_windows=n_windows,
+            inference_seconds=inference_seconds,
+            curve_image="curve.png",
+        ),
+    )
+    say(f"wrote {out / 'report.md'}")
+    return EvaluationResult(
+        out_dir=out,
+        threshold=threshold,
+        scores=scores,
+        curve=curve,
+        operating_points=points,
+        events=events,
+        n_recordings=len(ids),
+        n_windows=n_windows,
+        inference_seconds=inference_seconds,
+    )
+
+
+def infer_records(
+    predictor: Any,
+    cache: Any,
+    records: Sequence[Any],
+    probs_dir: str | Path | None = None,
+    progress: Callable[[int], None] | None = None,
+    writers: int = 8,
+    on_recording: Callable[[str, np.ndarray], None] | None = None,
+) -> dict[str, np.ndarray]:
+    """Probabilities of every window of ``records``, saved as ``probs_dir/<id>.npy``.
+
+    Parameters
+    ----------
+    predictor : seizure.evaluation.inference.Predictor
+    cache : Cache
+        Windows are read memory-mapped, batch by batch.
+    records : sequence of CacheRecord
+    probs_dir : path, optional
+        Where to save each recording's float32 probabilities.
+    progress : callable, optional
+        Called with the number of windows of each finished batch.
+    writers : int
+        Background threads that save files (and run ``on_recording``) as soon as a
+        recording is complete, so that writing overlaps inference.
+    on_recording : callable, optional
+        ``on_recording(recording_id, probs)``, run in a writer thread for every recording
+        (e.g. post-process and write its hypothesis files).
+
+    Returns
+    -------
+    dict of str to ndarray of float32, shape (n_windows,)
+    """
+    import concurrent.futures
+
+    folder = None if probs_dir is None else Path(probs_dir)
+    if folder is not None:
+        folder.mkdir(parents=True, exist_ok=True)
+
+    def finish(rid: str, p: np.ndarray) -> None:
+        if folder is not None:
+            _save_array(folder / f"{_file_stem(rid)}.npy", p)
+        if on_recording is not None:
+            on_recording(rid, p)
+
+    out: dict[str, np.ndarray] = {}
+    stream = ((r.recording_id, cache.windows(r.recording_id)) for r in records)
+    with concurrent.futures.ThreadPoolExecutor(max_workers=max(1, writers)) as pool:
+        futures = []
+        for rid, p in predictor.predict(stream, progress=progress):
+            out[rid] = p
+            futures.append(pool.submit(finish, rid, p))
+        for future in futures:
+            future.result()  # re-raise a failed write
+    return out
+
+
+def _run_model(
+    checkpoint: Path,
+    config: Config,
+    state: Mapping[str, Any],
+    cache: Any,
+    records: Sequence[Any],
+    probs_dir: Path,
+    sha: str,
+    device: str,
+    model_factory: Callable[..., Any] | None,
+    say: Callable[[str], None],
+    on_recording: Callable[[str, np.ndarray], None] | None = None,
+) -> tuple[dict[str, np.ndarray], float]:
+    """Run the model over ``records``; save and return their probabilities."""
+    from seizure.evaluation.inference import Predictor, resolve_device
+    from seizure.training.checkpoint import load_model_from_checkpoint
+    from seizure.utils.progress import progress
+
+    try:
+        dev = resolve_device(device)
+    except ValueError as err:
+        raise EvaluationError(str(err)) from err
+    model, _, window_shape = load_model_from_checkpoint(checkpoint, dev, model_factory)
+    if tuple(window_shape) != tuple(cache.window_shape):
+        raise EvaluationError(
+            f"{checkpoint} expects windows of shape {tuple(window_shape)}, but {cache.path} "
+            f"holds windows of shape {tuple(cache.window_shape)}"
+        )
+    ev = config.evaluate
+    seq = ev.sequence_windows or config.train.sequence_windows
+    predictor = Predictor(
+        model,
+        sequence_windows=seq,
+        context_windows=ev.context_windows,
+        batch_sequences=ev.batch_sequences,
+        device=dev,
+        amp=ev.amp,
+        compile=ev.compile,
+    )
+    total = int(sum(r.n_windows for r in records))
+    say(f"running {checkpoint.name} on {dev} over {len(records)} recordings ({total} windows)")
+    probs_dir.mkdir(parents=True, exist_ok=True)
+    (probs_dir / "index.json").unlink(missing_ok=True)  # invalid until rewritten below
+    t0 = time.perf_counter()
+    with progress(total=total, desc="inference", unit="win") as bar:
+        out = infer_records(
+            predictor, cache, records, probs_dir, progress=bar.update, on_recording=on_recording
+        )
+    seconds = time.perf_counter() - t0
+    index = {
+        "checkpoint": str(checkpoint),
+        "checkpoint_sha256": sha,
+        "cache": str(cache.path),
+        "cache_fingerprint": cache.fingerprint,
+        "window_seconds": cache.window_seconds,
+        "stride_seconds": cache.stride_seconds,
+        "sequence_windows": seq,
+        "context_windows": ev.context_windows,
+        "recordings": {
+            r.recording_id: {
+                "file": f"{_file_stem(r.recording_id)}.npy",
+                "n_windows": int(r.n_windows),
+                "duration_s": float(r.duration_s),
+            }
+            for r in records
+        },
+    }
+    atomic_write_text(probs_dir / "index.json", json.dumps(index, indent=1) + "\n")
+    say(f"inference: {total} windows in {seconds:.2f} s ({total / max(seconds, 1e-9):,.0f}/s)")
+    return out, seconds
+
+
+def _write_references(
+    folder: Path, refs: Mapping[str, Sequence[Event]], durations: Mapping[str, float]
+) -> None:
+    from seizure.io.annotations import write_csv_bi
+
+    for rid, evs in refs.items():
+        write_csv_bi(folder / f"{_file_stem(rid)}.csv_bi", evs, durations[rid], bname=rid)
+
+
+def _jsonable(obj: Any) -> Any:
+    """NaN -> None, numpy scalars -> python (``json`` would write ``NaN``, which is not JSON)."""
+    if isinstance(obj, dict):
+        return {str(k): _jsonable(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [_jsonable(v) for v in obj]
+    if isinstance(obj, (np.floating, float)):
+        v = float(obj)
+        return None if v != v or v in (float("inf"), float("-inf")) else v
+    if isinstance(obj, np.integer):
+        return int(obj)
+    return obj

@@ -1,0 +1,149 @@
+"""Data-parallel training with ``torchrun`` (DistributedDataParallel).
+
+``torchrun --nproc_per_node N -m seizure train ...`` starts N processes with ``RANK``,
+``LOCAL_RANK`` and ``WORLD_SIZE`` set. Each process (rank) drives one GPU (``cuda:LOCAL_RANK``,
+NCCL) or the CPU (gloo), trains on its own shard of every global batch, and gradients are
+averaged by DDP. Rank 0 alone validates and writes files; the decision to stop is broadcast.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+import torch.distributed as dist
+
+__all__ = ["DeviceError", "DistInfo", "any_rank", "broadcast_flag", "init_distributed", "shutdown"]
+
+
+class DeviceError(RuntimeError):
+    """The requested device cannot be used (e.g. ``--device cuda`` without CUDA)."""
+
+
+@dataclass(frozen=True)
+class DistInfo:
+    """Where this process stands: its rank, the world size and its device."""
+
+    rank: int
+    world_size: int
+    local_rank: int
+    device: torch.device
+    initialized_here: bool = False
+
+    @property
+    def is_main(self) -> bool:
+        """Rank 0 writes files and validates."""
+        return self.rank == 0
+
+    @property
+    def distributed(self) -> bool:
+        return self.world_size > 1
+
+
+def gpu_hint() -> str | None:
+    """A reason to believe a GPU exists although this PyTorch cannot use it, or None."""
+    if torch.cuda.is_available():
+        return None
+    if Path("/dev/nvidia0").exists() or shutil.which("nvidia-smi"):
+        build = "without CUDA support" if torch.version.cuda is None else "with CUDA"
+        return (
+            f"an NVIDIA GPU seems present but PyTorch {torch.__version__} (built {build}) "
+            "cannot use it; install a CUDA build of PyTorch to train on it"
+        )
+    return None
+
+
+def resolve_device(requested: str, local_rank: int = 0) -> tuple[torch.device, list[str]]:
+    """Pick the device for ``--device auto|cpu|cuda``.
+
+    Returns
+    -------
+    device : torch.device
+    notes : list of str
+        Messages for the user: a GPU that exists but is not used.
+
+    Raises
+    ------
+    DeviceError
+        ``cuda`` requested but not available (the message says why, and what to do).
+    """
+    notes: list[str] = []
+    if requested not in ("auto", "cpu", "cuda"):
+        raise DeviceError(
+            f"Invalid value for '--device': allowed 'auto', 'cpu', 'cuda', got {requested!r}"
+        )
+    has_cuda = torch.cuda.is_available()
+    if requested == "cuda" and not has_cuda:
+        hint = gpu_hint()
+        raise DeviceError(
+            "--device cuda was asked but CUDA is not available"
+            + (f" ({hint})" if hint else " (no GPU visible to PyTorch)")
+            + "; use --device cpu or --device auto"
+        )
+    if requested == "cpu" or not has_cuda:
+        if has_cuda:
+            notes.append(
+                f"note: a CUDA GPU ({torch.cuda.get_device_name(0)}) is available but "
+                "--device cpu was asked; training on the CPU"
+            )
+        elif (hint := gpu_hint()) is not None:
+            notes.append(f"note: {hint}; training on the CPU")
+        return torch.device("cpu"), notes
+    index = local_rank % max(1, torch.cuda.device_count())
+    return torch.device("cuda", index), notes
+
+
+def init_distributed(requested_device: str = "auto") -> tuple[DistInfo, list[str]]:
+    """Read the ``torchrun`` environment, pick the device and join the process group.
+
+    Without ``WORLD_SIZE`` (or with 1) this is a single process: no process group.
+
+    Returns
+    -------
+    info : DistInfo
+    notes : list of str
+        Device notes (see :func:`resolve_device`).
+    """
+    world_size = int(os.environ.get("WORLD_SIZE", "1"))
+    rank = int(os.environ.get("RANK", "0"))
+    local_rank = int(os.environ.get("LOCAL_RANK", "0"))
+    device, notes = resolve_device(requested_device, local_rank)
+    initialized_here = False
+    if world_size > 1 and not dist.is_initialized():
+        if device.type == "cuda":
+            torch.cuda.set_device(device)
+            dist.init_process_group("nccl", device_id=device)
+        else:
+            dist.init_process_group("gloo")
+        initialized_here = True
+    if dist.is_initialized():
+        rank, world_size = dist.get_rank(), dist.get_world_size()
+    info = DistInfo(rank, world_size, local_rank, device, initialized_here)
+    return info, notes
+
+
+def broadcast_flag(flag: bool, info: DistInfo) -> bool:
+    """Rank 0's ``flag`` on every rank."""
+    if not info.distributed:
+        return flag
+    t = torch.tensor([int(flag)], device=info.device if info.device.type == "cuda" else "cpu")
+    dist.broadcast(t, src=0)
+    return bool(t.item())
+
+
+def any_rank(flag: bool, info: DistInfo) -> bool:
+    """True on every rank when ``flag`` is true on any rank."""
+    if not info.distributed:
+        return flag
+    t = torch.tensor([int(flag)], device=info.device if info.device.type == "cuda" else "cpu")
+    dist.all_reduce(t, op=dist.ReduceOp.MAX)
+    return bool(t.item())
+
+
+def shutdown(info: DistInfo) -> None:
+    """Leave the process group if this module joined it."""
+    if info.initialized_here and dist.is_initialized():
+        dist.destroy_process_group()

@@ -1,0 +1,134 @@
+"""Streaming batched inference with stand-in models (the real registry is tested elsewhere)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+from seizure.evaluation.inference import Predictor, plan_sequences, resolve_device
+
+
+class MeanModel(torch.nn.Module):
+    """Logit of a window = mean of its values: predictions do not depend on the sequence."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.scale = torch.nn.Parameter(torch.ones(()))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.scale * x.flatten(2).mean(-1)
+
+
+class PositionModel(torch.nn.Module):
+    """Logit = position of the window inside its sequence (reveals which sequence was used)."""
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        b, t = x.shape[:2]
+        return torch.arange(t, dtype=torch.float32).expand(b, t) + 0 * x.flatten(2).mean(-1)
+
+
+def logit(p: np.ndarray) -> np.ndarray:
+    return np.log(p / (1 - p))
+
+
+def test_plan_docstring_example():
+    # windows   0 1 2 3 4 5 6 7 8 9   (L = 4, C = 1, hop 2)
+    # seq 0     K K K .
+    # seq 1         . K K .
+    # seq 2             . K K .
+    # seq 3                 . K K K
+    plan = plan_sequences(10, 4, 1)
+    assert plan.tolist() == [[0, 0, 3], [2, 3, 5], [4, 5, 7], [6, 7, 10]]
+
+
+@pytest.mark.parametrize("n", [0, 1, 5, 29, 30, 31, 59, 60, 61, 1000])
+@pytest.mark.parametrize("L,C", [(30, 0), (30, 5), (7, 3), (1, 0)])
+def test_plan_tiles_every_window_once_with_context(n, L, C):
+    plan = plan_sequences(n, L, C)
+    kept = np.zeros(n, dtype=int)
+    for start, lo, hi in plan:
+        assert 0 <= start and start + min(L, n) <= n
+        assert start <= lo < hi <= start + min(L, n)
+        kept[lo:hi] += 1
+        # context: at least C windows on each side unless at the recording's ends
+        if n > L:
+            assert lo - start >= C or lo == 0
+            assert start + L - hi >= C or hi == n
+    assert np.all(kept == 1)
+    if C == 0 and n % L == 0:
+        assert len(plan) == n // L  # plain tiling costs nothing extra
+
+
+def test_plan_rejects_bad_context():
+    with pytest.raises(ValueError, match="context_windows"):
+        plan_sequences(10, 4, 2)
+
+
+def test_streaming_matches_per_window_model_across_batches_and_recordings():
+    rng = np.random.default_rng(1)
+    lengths = [0, 3, 30, 31, 95, 7, 200]
+    recs = [(f"r{i}", rng.normal(size=(n, 2, 8)).astype(np.float16)) for i, n in enumerate(lengths)]
+    predictor = Predictor(
+        MeanModel(), sequence_windows=10, context_windows=2, batch_sequences=4, device="cpu"
+    )
+    seen = []
+    out = list(predictor.predict(recs, progress=seen.append))
+    assert [k for k, _ in out] == [k for k, _ in recs]  # input order
+    for (_, windows), (_, probs) in zip(recs, out):
+        expected = 1 / (1 + np.exp(-windows.astype(np.float32).mean(axis=(1, 2))))
+        assert probs.dtype == np.float32 and probs.shape == (len(windows),)
+        np.testing.assert_allclose(probs, expected, rtol=1e-5, atol=1e-6)
+    assert sum(seen) == sum(lengths)
+
+
+def test_each_window_comes_from_the_planned_sequence_position():
+    n, L, C = 50, 8, 2
+    windows = np.zeros((n, 1, 1), dtype=np.float32)
+    predictor = Predictor(
+        PositionModel(), sequence_windows=L, context_windows=C, batch_sequences=3, device="cpu"
+    )
+    probs = predictor.predict_one(windows)
+    pos = np.rint(logit(probs.astype(np.float64))).astype(int)
+    expected = np.empty(n, dtype=int)
+    for start, lo, hi in plan_sequences(n, L, C):
+        expected[lo:hi] = np.arange(lo, hi) - start
+    np.testing.assert_array_equal(pos, expected)
+    # interior windows sit at positions C .. L - C - 1
+    assert pos[L:-L].min() >= C and pos[L:-L].max() <= L - C - 1
+
+
+def test_memmap_input_is_read_without_warnings(tmp_path):
+    arr = np.lib.format.open_memmap(
+        tmp_path / "w.npy", mode="w+", dtype=np.float16, shape=(45, 2, 4)
+    )
+    arr[:] = 0.5
+    arr.flush()
+    ro = np.load(tmp_path / "w.npy", mmap_mode="r")
+    probs = Predictor(MeanModel(), sequence_windows=10, device="cpu").predict_one(ro)
+    np.testing.assert_allclose(probs, 1 / (1 + np.exp(-0.5)), rtol=1e-6)
+
+
+def test_resolve_device():
+    assert resolve_device("cpu").type == "cpu"
+    with pytest.raises(ValueError, match="allowed"):
+        resolve_device("tpu")
+    if not torch.cuda.is_available():
+        with pytest.raises(ValueError, match="no CUDA"):
+            resolve_device("cuda")
+
+
+@pytest.mark.parametrize("context", [0, 3])
+def test_memmap_fast_path_equals_in_memory_arrays(tmp_path, context):
+    rng = np.random.default_rng(7)
+    recs_mem, recs_map = [], []
+    for i, n in enumerate([57, 200, 9, 130]):
+        w = rng.normal(size=(n, 3, 5)).astype(np.float16)
+        np.save(tmp_path / f"{i}.npy", w)
+        recs_mem.append((i, w))
+        recs_map.append((i, np.load(tmp_path / f"{i}.npy", mmap_mode="r")))
+    kw = dict(sequence_windows=12, context_windows=context, batch_sequences=5, device="cpu")
+    a = dict(Predictor(MeanModel(), workers=3, **kw).predict(recs_map))
+    b = dict(Predictor(MeanModel(), **kw).predict(recs_mem))
+    for k in a:
+        np.testing.assert_array_equal(a[k], b[k])
