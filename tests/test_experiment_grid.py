@@ -198,3 +198,20 @@ def test_select_runs_by_name_pattern_and_index(tmp_path):
         select_runs(runs, ["nope"])
     with pytest.raises(GridError, match="0 <= index < 5"):
         select_runs(runs, index=5)
+
+
+def test_stored_config_missing_a_newer_field_still_matches(tmp_path):
+    # A run folder written before a config field was added must not count as "another config".
+    import yaml
+
+    from seizure.config import load_config, to_dict
+    from seizure.pipelines.experiment import _stored_config
+
+    config = load_config()
+    data = to_dict(config)
+    del data["train"]["early_stopping_fa_per_24h"]
+    (tmp_path / "config.yaml").write_text(yaml.safe_dump(data))
+    assert _stored_config(tmp_path) == to_dict(config)
+    data["train"]["epochs"] = config.train.epochs + 1
+    (tmp_path / "config.yaml").write_text(yaml.safe_dump(data))
+    assert _stored_config(tmp_path) != to_dict(config)

@@ -426,10 +426,15 @@ def is_finished(run_dir: Path) -> bool:
 
 
 def _stored_config(run_dir: Path) -> dict[str, Any] | None:
+    """The run's saved config, resolved through :func:`load_config` so that a field added to
+    the package since the run was made takes its default instead of counting as a change."""
     path = run_dir / "config.yaml"
     if not path.is_file():
         return None
-    return yaml.safe_load(path.read_text())
+    try:
+        return to_dict(load_config([path]))
+    except ConfigError:
+        return yaml.safe_load(path.read_text())
 
 
 def _write_status(run_dir: Path, status: dict[str, Any]) -> None:

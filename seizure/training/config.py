@@ -82,7 +82,12 @@ class TrainConfig:
     early_stopping_metric : str
         Validation metric used to pick ``best.pt`` and stop early: ``window_auroc``,
         ``window_auprc``, ``val_loss``, ``window_sensitivity``, ``window_specificity``, or
-        a metric registered with :func:`seizure.training.metrics.register_validation_metric`.
+        a metric registered with :func:`seizure.training.metrics.register_validation_metric`,
+        e.g. ``ovlp_sensitivity_at_fa`` (:mod:`seizure.evaluation.training_metrics`: OVLP
+        sensitivity on dev at the best swept threshold whose FA/24h is within
+        ``early_stopping_fa_per_24h``, post-processed as the ``evaluate`` section says).
+    early_stopping_fa_per_24h : float
+        False-alarm budget (per 24 h) of the ``ovlp_sensitivity_at_fa`` validation metric.
     early_stopping_mode : {'auto', 'max', 'min'}
         Whether larger is better; ``auto`` is ``min`` for names ending in ``loss``.
     patience : int
@@ -147,6 +152,7 @@ class TrainConfig:
     step_gamma: float = 0.1
     grad_clip_norm: float | None = 5.0
     early_stopping_metric: str = "window_auroc"
+    early_stopping_fa_per_24h: float = 6.75
     early_stopping_mode: Literal["auto", "max", "min"] = "auto"
     patience: int = 5
     min_delta: float = 0.0
@@ -195,5 +201,9 @@ class TrainConfig:
             raise ValueError(f"train.pos_weight must be > 0 or null, got {self.pos_weight}")
         if self.grad_clip_norm is not None and self.grad_clip_norm <= 0:
             raise ValueError(f"train.grad_clip_norm must be > 0 or null, got {self.grad_clip_norm}")
+        if not self.early_stopping_fa_per_24h > 0:
+            raise ValueError(
+                f"train.early_stopping_fa_per_24h must be > 0, got {self.early_stopping_fa_per_24h}"
+            )
         if self.num_workers < 0 or self.warmup_steps < 0 or self.patience < 0:
             raise ValueError("train.num_workers, warmup_steps and patience must be >= 0")

@@ -37,6 +37,7 @@ def write_random_cache(
     seed: int = 0,
     learnable: bool = True,
     chunk_windows: int = 4096,
+    seizure_every: int = 1,
 ) -> Any:
     """Write a seeded random cache with the real cache writer and open it.
 
@@ -58,6 +59,9 @@ def write_random_cache(
         Ictal windows have 3x the amplitude (a model can learn them); else pure noise.
     chunk_windows : int
         Windows drawn at a time (bounds the float32 scratch memory).
+    seizure_every : int
+        Recording ``k`` of a split holds a seizure when ``k % seizure_every == 0``; the others
+        are background only (1: every recording has one).
 
     Returns
     -------
@@ -87,7 +91,7 @@ def write_random_cache(
                 lo, hi = windows_per_recording
                 n = int(rng.integers(lo, hi + 1))
             labels = np.zeros(n, dtype=np.uint8)
-            n_ictal = int(round(ictal_fraction * n))
+            n_ictal = int(round(ictal_fraction * n)) if k % seizure_every == 0 else 0
             events = []
             if n_ictal:
                 a = int(rng.integers(0, n - n_ictal + 1))

@@ -49,7 +49,7 @@ from seizure.training.checkpoint import (
     restore_rng_state,
     save_checkpoint,
 )
-from seizure.training.config import RESUMABLE_KEYS
+from seizure.training.config import RESUMABLE_KEYS, TrainConfig
 from seizure.training.data import (
     EvalPlan,
     SplitData,
@@ -233,8 +233,13 @@ def build_optimizer(
 
 
 def _check_resume_config(stored: dict[str, Any], config: Config, path: Path) -> None:
-    """Refuse a resumed run whose config changed outside :data:`RESUMABLE_KEYS`."""
+    """Refuse a resumed run whose config changed outside :data:`RESUMABLE_KEYS`.
+
+    A ``train`` key that the stored config lacks (a field added since it was written) counts
+    as its default value.
+    """
     now = to_dict(config)
+    added_defaults = {"train": to_dict(TrainConfig())}
     changed = []
     for section in ("seed", "preprocess", "model", "train"):
         a, b = stored.get(section), now.get(section)
@@ -242,11 +247,12 @@ def _check_resume_config(stored: dict[str, Any], config: Config, path: Path) -> 
             if a != b:
                 changed.append(f"seed: {a!r} -> {b!r}")
             continue
-        for key in sorted(set(a or {}) | set(b or {})):
+        a = {**added_defaults.get(section, {}), **(a or {})}
+        for key in sorted(set(a) | set(b or {})):
             if section == "train" and key in RESUMABLE_KEYS:
                 continue
-            if (a or {}).get(key) != (b or {}).get(key):
-                changed.append(f"{section}.{key}: {(a or {}).get(key)!r} -> {(b or {}).get(key)!r}")
+            if a.get(key) != (b or {}).get(key):
+                changed.append(f"{section}.{key}: {a.get(key)!r} -> {(b or {}).get(key)!r}")
     if changed:
         raise ConfigError(
             f"{path}: cannot resume with a different config ({'; '.join(changed)}); only "
