@@ -86,6 +86,17 @@ def test_ovlp_touching_is_not_overlap() -> None:
     assert c.hits[SEIZ] == 0 and c.false_alarms[SEIZ] == 1
 
 
+def test_touching_reference_events_join_like_nedc() -> None:
+    # time 0    10   20   30   40
+    # ref  .....[####][####].....   seiz 10-20 and 20-30, written as two rows
+    # hyp  .......[#]............   seiz 12-15
+    # NEDC joins consecutive events of one label (remove_repeated_events): one target, hit.
+    counts = score_events([(10, 20), (20, 30)], [(12, 15)], 40.0, "ovlp")
+    assert (counts.targets[SEIZ], counts.hits[SEIZ], counts.misses[SEIZ]) == (1, 1, 0)
+    apart = score_events([(10, 20), (20.5, 30)], [(12, 15)], 40.0, "ovlp")
+    assert (apart.targets[SEIZ], apart.hits[SEIZ], apart.misses[SEIZ]) == (2, 1, 1)
+
+
 def test_ovlp_several_hyps_in_one_ref_are_one_hit_no_false_alarm() -> None:
     # ref  ..[##########]..   seiz 10-40
     # hyp  ...[#].[#].[#]...  three detections inside
