@@ -88,6 +88,14 @@ def test_mismatched_cache_exits_1_naming_the_keys(cache, tmp_path):
     assert "sample_rate_hz: cache 32.0, config 64.0" in result.output
 
 
+def test_folder_that_is_not_a_cache_exits_1_with_a_message(tmp_path):
+    (tmp_path / "empty").mkdir()
+    result = CliRunner().invoke(main, ["train", str(tmp_path / "empty"), str(tmp_path / "r")])
+    assert result.exit_code == 1
+    assert "not a seizure cache" in result.output
+    assert "Traceback" not in result.output
+
+
 def test_bad_override_is_a_usage_error(cache, tmp_path):
     result = CliRunner().invoke(
         main, ["train", str(cache.path), str(tmp_path / "r"), "--set", "train.optimizer=lbfgs"]

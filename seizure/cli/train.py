@@ -65,12 +65,14 @@ def command(
     from seizure.training.checkpoint import CheckpointError
     from seizure.training.distributed import DeviceError
     from seizure.training.loop import NonFiniteLossError, RunDirError, train
+    from seizure.utils.errors import SeizureError
 
     try:
         result = train(config, cache, run_dir, resume=resume, device=device)
     except (RunDirError, DeviceError, ConfigError) as err:
         raise click.UsageError(str(err)) from err
-    except (CheckpointError, NonFiniteLossError, ValueError) as err:
+    except (CheckpointError, NonFiniteLossError, SeizureError, ValueError) as err:
+        # SeizureError: a folder that is not a cache (CacheError), unreadable inputs
         raise click.ClickException(str(err)) from err
     if result.status != "interrupted" and result.rank == 0:
         click.echo(
