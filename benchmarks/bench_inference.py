@@ -3,23 +3,31 @@ post-processing -> hypothesis files, in windows per second.
 
 It builds a cache with the real cache writer (default preprocessing: 22 x 256 float16
 windows of 1 s; recordings of ``--windows-per-recording`` windows, of which ``--distinct``
-are written and the others hard-linked to them so that a large workload needs little disk),
+are written and the others hard-linked to them so that a large workload needs little disk
+and little time: the written recordings are shuffles of a pool of random windows),
 builds the default CNN/LSTM (``model`` section defaults, random weights: speed does not depend
 on them) and times:
 
 * ours: :func:`seizure.evaluation.evaluate.infer_records` as ``seizure evaluate`` runs it
-  (streaming batches of sequences read by threads into pinned memory, bf16 autocast and a
-  compiled encoder on CUDA), each recording's probabilities saved, post-processed and
-  written as ``.csv_bi``/``.tsv`` by writer threads while inference goes on;
+  (the ``stream`` pipeline: reader threads filling a ring of pinned buffers, side-stream
+  copies, bf16 autocast and a compiled encoder on CUDA), each recording's probabilities
+  saved, post-processed and written as ``.csv_bi``/``.tsv`` by writer threads while
+  inference goes on. If the ``stream`` pipeline fails, the error is printed and the
+  previous implementation (``--pipeline simple``) is timed instead;
+* where the time went (:class:`seizure.evaluation.inference.InferenceStats`: waiting for
+  input, reading, H2D, model, copy back, scattering, writing) and two ceilings: the model
+  alone on data already on the device, and the pipeline with a model that does nothing
+  (feeding, copies and writing only);
 * baseline, in the same run: a plain loop over recordings and batches of windows, eager
-  fp32, synchronous copies, then the same post-processing and files written one by one.
+  fp32, synchronous copies, then the same post-processing and files written one by one
+  (over the first ``--baseline-recordings``: 50 on the full CUDA workload).
 
 Compilation happens in a warm-up pass and is reported, not timed. Prints both speeds, their
 ratio, the largest probability difference between the two (bf16 vs fp32) and one JSON line.
 
 Usage::
 
-    python benchmarks/bench_inference.py --device cuda      # H100: the full workload
+    python benchmarks/bench_inference.py --device cuda --recordings 500   # H100, < 1 min
     python benchmarks/bench_inference.py --quick            # 2-core CPU: a small workload
 """
 
@@ -27,12 +35,14 @@ from __future__ import annotations
 
 import argparse
 import copy
+import faulthandler
 import json
 import os
 import shutil
 import sys
 import tempfile
 import time
+import traceback
 from pathlib import Path
 
 import numpy as np
@@ -49,13 +59,14 @@ def build_cache(root: Path, n_recordings: int, n_windows: int, distinct: int, se
     rng = np.random.default_rng(seed)
     shape = (22, config.window_samples)
     distinct = max(1, min(distinct, n_recordings))
+    # Recordings are shuffles of a pool of random windows: drawing a recording's 20M normal
+    # values took 0.45 s on a 2-core dev machine (most of the 27 s that 50 recordings cost on
+    # the H100 machine, with writing), gathering its windows from the pool 13 ms.
+    pool = (rng.standard_normal((1024, *shape), dtype=np.float32) * 20.0).astype(np.float16)
     base_ids = []
     for k in range(distinct):
         rid = f"bench{k:05d}_s001_t000"
-        windows = np.empty((n_windows, *shape), dtype=np.float16)
-        for a in range(0, n_windows, 512):
-            b = min(n_windows, a + 512)
-            windows[a:b] = rng.standard_normal((b - a, *shape), dtype=np.float32) * 20.0
+        windows = pool[rng.integers(0, len(pool), size=n_windows)]
         meta = {
             "recording_id": rid,
             "patient": f"bench{k:05d}",
@@ -154,6 +165,28 @@ def run_baseline(model, cache, records, out: Path, device, batch: int, seq: int,
     return time.perf_counter() - t0, probs
 
 
+class NullModel(torch.nn.Module):
+    """Logits 0 for every window: the pipeline without the model (feeding ceiling)."""
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return x.new_zeros(x.shape[:2])
+
+
+def model_only_rate(predictor, window_shape, seq: int, batches: int) -> float:
+    """Windows/s of the predictor's model alone, on float16 windows already on the device."""
+    device = predictor.device
+    x = torch.randn(predictor.batch_sequences, seq, *window_shape, device=device).half()
+    sync = torch.cuda.synchronize if device.type == "cuda" else (lambda *_: None)
+    with torch.inference_mode():
+        predictor._forward(predictor.model, x)
+        sync(device)
+        t0 = time.perf_counter()
+        for _ in range(batches):
+            predictor._forward(predictor.model, x)
+        sync(device)
+    return batches * x.shape[0] * seq / (time.perf_counter() - t0)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--device", default="auto", help="auto, cpu, cuda (default auto)")
@@ -162,32 +195,60 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--windows-per-recording", type=int, help="1 s windows per recording")
     parser.add_argument("--distinct", type=int, help="recordings actually written")
     parser.add_argument("--batch-sequences", type=int, help="sequences per batch (ours)")
+    parser.add_argument("--reader-threads", type=int, help="reader threads (ours; default auto)")
+    parser.add_argument("--prefetch", type=int, help="host buffers of the stream pipeline")
+    parser.add_argument(
+        "--pipeline", default="stream", choices=["stream", "simple"], help="ours (default stream)"
+    )
     parser.add_argument("--sequence-windows", type=int, default=30)
     parser.add_argument(
-        "--baseline-recordings", type=int, help="recordings the baseline runs over (default all)"
+        "--staged",
+        action="store_true",
+        help="on the CPU, run the CUDA code path (device buffers, events) for testing",
+    )
+    parser.add_argument(
+        "--baseline-recordings",
+        type=int,
+        help="recordings the baseline runs over (default 50 on the full CUDA workload, else all)",
+    )
+    parser.add_argument(
+        "--no-ceilings", action="store_true", help="skip the model-only and feed-only passes"
     )
     parser.add_argument("--compile", default="auto", choices=["auto", "always", "never"])
     parser.add_argument("--no-amp", action="store_true", help="fp32 on CUDA")
     parser.add_argument("--workdir", type=Path, help="where the cache and outputs go (temp)")
     parser.add_argument("--threads", type=int, help="torch CPU threads")
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument(
+        "--watchdog",
+        type=float,
+        help="after this many seconds print every thread's stack and exit, so that a stuck "
+        "run says where it is stuck (default 200 on CUDA, where a full run takes < 1 min; "
+        "0: never)",
+    )
     args = parser.parse_args(argv)
 
-    from seizure.evaluation.inference import Predictor, resolve_device
+    from seizure.evaluation.inference import Predictor, default_batch_sequences, resolve_device
     from seizure.models.config import ModelConfig
     from seizure.models.registry import build_model
 
+    t_begin = time.perf_counter()
     if args.threads:
         torch.set_num_threads(args.threads)
     device = resolve_device(args.device)
     cuda = device.type == "cuda"
+    watchdog = args.watchdog if args.watchdog is not None else (200.0 if cuda else 0.0)
+    if watchdog > 0:
+        faulthandler.dump_traceback_later(watchdog, exit=True)
     big = cuda and not args.quick
     n_rec = args.recordings or (1000 if big else 8)
     n_win = args.windows_per_recording or (3600 if big else 900)
-    distinct = args.distinct or (50 if big else 4)
-    batch = args.batch_sequences or (1024 if cuda else 32)
+    # 16 written recordings (640 MB) are more than any CPU cache, so reads come from memory
+    distinct = args.distinct or (16 if big else 4)
+    batch = args.batch_sequences or default_batch_sequences(device)
     base_batch = 256 if cuda else 32
-    n_base = min(n_rec, args.baseline_recordings or n_rec)
+    n_base = min(n_rec, args.baseline_recordings or (50 if big else n_rec))
+    seq = args.sequence_windows
 
     work = args.workdir or Path(tempfile.mkdtemp(prefix="bench_inference_"))
     work.mkdir(parents=True, exist_ok=True)
@@ -203,26 +264,77 @@ def main(argv: list[str] | None = None) -> int:
         torch.manual_seed(args.seed)
         model = build_model(ModelConfig(), cache.window_shape).eval()
         baseline_model = copy.deepcopy(model).to(device)
-        predictor = Predictor(
-            model,
-            sequence_windows=args.sequence_windows,
-            batch_sequences=batch,
-            device=device,
-            amp=not args.no_amp,
-            compile=args.compile,
-        )
-        # warm-up: compilation, cuDNN plans, pinned-memory pool
-        t0 = time.perf_counter()
-        warm = records[
-            : max(1, min(len(records), (2 * batch * args.sequence_windows) // n_win + 1))
-        ]
-        run_ours(predictor, cache, warm, work / "warm", 0.5)
-        warm_s = time.perf_counter() - t0
-        with torch.inference_mode():
-            x = torch.zeros(1, args.sequence_windows, *cache.window_shape, device=device)
-            baseline_model(x)
         total = sum(r.n_windows for r in records)
-        ours_s, ours_probs = run_ours(predictor, cache, records, work / "ours", 0.5)
+        warm = records[: max(1, min(len(records), (2 * batch * seq) // n_win + 1))]
+
+        def measure(pipeline: str):
+            predictor = Predictor(
+                model,
+                sequence_windows=seq,
+                batch_sequences=batch,
+                device=device,
+                amp=not args.no_amp,
+                compile=args.compile,
+                reader_threads=args.reader_threads,
+                pipeline=pipeline,
+                prefetch=args.prefetch,
+                _staged=args.staged or None,
+            )
+            # warm-up: compilation, cuDNN plans, the pinned buffers
+            t0 = time.perf_counter()
+            run_ours(predictor, cache, warm, work / f"warm_{pipeline}", 0.5)
+            warm_s = time.perf_counter() - t0
+            seconds, probs = run_ours(predictor, cache, records, work / f"ours_{pipeline}", 0.5)
+            return predictor, warm_s, seconds, probs
+
+        fast_error = None
+        try:
+            predictor, warm_s, ours_s, ours_probs = measure(args.pipeline)
+        except Exception as err:
+            if args.pipeline == "simple":
+                raise
+            fast_error = f"{type(err).__name__}: {err}"
+            traceback.print_exc()
+            print(
+                f"ERROR: the {args.pipeline} inference pipeline failed ({fast_error}); "
+                "timing the previous implementation (pipeline 'simple') instead",
+                file=sys.stderr,
+                flush=True,
+            )
+            if cuda:
+                try:
+                    torch.cuda.synchronize(device)
+                except Exception as sync_err:  # the simple run will say whether CUDA still works
+                    print(f"(CUDA synchronize after the failure: {sync_err})", file=sys.stderr)
+            predictor, warm_s, ours_s, ours_probs = measure("simple")
+        stats = predictor.stats
+        model_rate = feed_rate = None
+        if not args.no_ceilings:
+            try:
+                model_rate = model_only_rate(predictor, cache.window_shape, seq, 10 if cuda else 3)
+                predictor.close()  # free the pinned buffers before the feed-only pass
+                null = Predictor(
+                    NullModel(),
+                    sequence_windows=seq,
+                    batch_sequences=batch,
+                    device=device,
+                    amp=False,
+                    compile="never",
+                    reader_threads=args.reader_threads,
+                    pipeline=predictor.pipeline,
+                    prefetch=args.prefetch,
+                    _staged=args.staged or None,
+                )
+                run_ours(null, cache, warm[:1], work / "warm_null", 0.5)
+                feed_s, _ = run_ours(null, cache, records, work / "null", 0.5)
+                feed_rate = total / feed_s
+                null.close()
+            except Exception as err:  # a diagnostic: report, go on
+                traceback.print_exc()
+                print(f"ERROR: ceiling passes failed: {type(err).__name__}: {err}", file=sys.stderr)
+        with torch.inference_mode():
+            x = torch.zeros(1, seq, *cache.window_shape, device=device)
+            baseline_model(x)
         base_total = sum(r.n_windows for r in records[:n_base])
         base_s, base_probs = run_baseline(
             baseline_model,
@@ -231,16 +343,37 @@ def main(argv: list[str] | None = None) -> int:
             work / "baseline",
             device,
             base_batch,
-            args.sequence_windows,
+            seq,
             0.5,
         )
         diff = max(float(np.max(np.abs(ours_probs[k] - base_probs[k]))) for k in base_probs)
+        # every recording is a hard link of one of the first `distinct`: its probabilities
+        # must match that one's (checks all recordings, not only the baseline's)
+        ids = [r.recording_id for r in records]
+        copies = max(
+            float(np.max(np.abs(ours_probs[rid] - ours_probs[ids[k % distinct]])))
+            for k, rid in enumerate(ids)
+        )
         ours_rate, base_rate = total / ours_s, base_total / base_s
         name = torch.cuda.get_device_name(device) if cuda else f"cpu x{torch.get_num_threads()}"
         print(f"device: {name}; warm-up (compile) {warm_s:.1f} s")
-        print(f"ours:     {total:,} windows in {ours_s:.2f} s = {ours_rate:,.0f} windows/s")
+        print(stats.summary())
+        if model_rate is not None:
+            print(f"model only (data on the device): {model_rate:,.0f} windows/s")
+        if feed_rate is not None:
+            print(f"pipeline without the model (feeding + writing): {feed_rate:,.0f} windows/s")
+        print(
+            f"ours:     {total:,} windows in {ours_s:.2f} s = {ours_rate:,.0f} windows/s"
+            f" ({stats.pipeline} pipeline)"
+        )
         print(f"baseline: {base_total:,} windows in {base_s:.2f} s = {base_rate:,.0f} windows/s")
         print(f"speed-up: {ours_rate / base_rate:.2f}x; max |p_ours - p_baseline| = {diff:.2e}")
+        print(f"consistency: max |p(copy) - p(original)| over all recordings = {copies:.2e}")
+        if diff > 1e-2 or copies > 1e-2:
+            print("ERROR: the probabilities differ more than bf16 rounding explains")
+        if fast_error is not None:
+            print(f"NOTE: the stream pipeline failed ({fast_error}); 'ours' is the simple one")
+        print(f"benchmark total {time.perf_counter() - t_begin:.1f} s", file=sys.stderr)
         print(
             json.dumps(
                 {
@@ -249,23 +382,34 @@ def main(argv: list[str] | None = None) -> int:
                     "windows": total,
                     "seconds": round(ours_s, 4),
                     "windows_per_s": round(ours_rate),
+                    "pipeline": stats.pipeline,
+                    "fast_path_error": fast_error,
                     "baseline_windows": base_total,
                     "baseline_seconds": round(base_s, 4),
                     "baseline_windows_per_s": round(base_rate),
                     "speedup": round(ours_rate / base_rate, 3),
                     "max_abs_prob_diff": diff,
+                    "max_abs_prob_diff_copies": copies,
+                    "model_only_windows_per_s": None if model_rate is None else round(model_rate),
+                    "feed_only_windows_per_s": None if feed_rate is None else round(feed_rate),
                     "batch_sequences": batch,
-                    "sequence_windows": args.sequence_windows,
+                    "reader_threads": predictor.reader_threads,
+                    "sequence_windows": seq,
                     "recordings": n_rec,
                     "windows_per_recording": n_win,
+                    "distinct_recordings": distinct,
                     "amp": predictor.amp,
                     "compiled": args.compile == "always" or (args.compile == "auto" and cuda),
                     "warmup_seconds": round(warm_s, 2),
+                    "stages": stats.as_dict(),
+                    "total_seconds": round(time.perf_counter() - t_begin, 1),
                     "torch": torch.__version__,
                 }
             )
         )
     finally:
+        if watchdog > 0:
+            faulthandler.cancel_dump_traceback_later()
         if args.workdir is None:
             shutil.rmtree(work, ignore_errors=True)
     return 0

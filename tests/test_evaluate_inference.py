@@ -132,3 +132,116 @@ def test_memmap_fast_path_equals_in_memory_arrays(tmp_path, context):
     b = dict(Predictor(MeanModel(), **kw).predict(recs_mem))
     for k in a:
         np.testing.assert_array_equal(a[k], b[k])
+
+
+# ---------------------------------------------------------------- the stream pipeline
+# The CUDA path (device buffers, a copy stream, events, padding on the device) is exercised
+# on the CPU with ``_staged=True``: the same code with host events standing in for CUDA's.
+
+
+def _recordings(tmp_path, lengths, shape=(3, 5), seed=3, memmap=True):
+    rng = np.random.default_rng(seed)
+    out = []
+    for i, n in enumerate(lengths):
+        w = rng.normal(size=(n, *shape)).astype(np.float16)
+        if memmap:
+            np.save(tmp_path / f"{i}.npy", w)
+            w = np.load(tmp_path / f"{i}.npy", mmap_mode="r")
+        out.append((f"r{i}", w))
+    return out
+
+
+@pytest.mark.parametrize("staged", [False, True])
+@pytest.mark.parametrize("memmap", [False, True])
+@pytest.mark.parametrize("context,batch", [(0, 4), (0, 7), (3, 5), (0, 1)])
+def test_stream_pipeline_equals_simple_pipeline(
+    tmp_path, monkeypatch, staged, memmap, context, batch
+):
+    import seizure.evaluation.inference as inference
+
+    monkeypatch.setattr(inference, "_MIN_TASK_BYTES", 64)  # many reader tasks per batch
+    lengths = [0, 3, 12, 13, 95, 7, 200, 0, 24, 11, 61]
+    recs = _recordings(tmp_path, lengths, memmap=memmap)
+    kw = dict(sequence_windows=12, context_windows=context, batch_sequences=batch, device="cpu")
+    simple = dict(Predictor(MeanModel(), pipeline="simple", **kw).predict(recs))
+    predictor = Predictor(PositionModel(), reader_threads=3, _staged=staged, **kw)
+    seen = []
+    position = list(predictor.predict(recs, progress=seen.append))
+    assert [k for k, _ in position] == [k for k, _ in recs]
+    assert sum(seen) == sum(lengths) == predictor.stats.windows
+    stream = dict(Predictor(MeanModel(), reader_threads=3, _staged=staged, **kw).predict(recs))
+    for (key, windows), (_, probs) in zip(recs, position):
+        # equal up to float rounding (a value's place in a batch decides whether a vectorised
+        # or a scalar loop computes its sigmoid: 1 ulp)
+        np.testing.assert_allclose(stream[key], simple[key], rtol=1e-6, atol=1e-7)
+        n = len(windows)
+        expected = np.empty(n, dtype=int)
+        for start, lo, hi in plan_sequences(n, 12, context):
+            expected[lo:hi] = np.arange(lo, hi) - start
+        np.testing.assert_array_equal(np.rint(logit(probs.astype(np.float64))), expected)
+
+
+def test_stream_pipeline_reuses_its_buffers_and_reports_stages(tmp_path):
+    recs = _recordings(tmp_path, [40, 33, 5, 90])
+    predictor = Predictor(
+        MeanModel(), sequence_windows=10, batch_sequences=3, device="cpu", _staged=True
+    )
+    first = dict(predictor.predict(recs))
+    ring = predictor._ring
+    second = dict(predictor.predict(list(reversed(recs))))
+    assert predictor._ring is ring  # allocated once per predictor
+    for key in first:
+        np.testing.assert_array_equal(first[key], second[key])
+    stats = predictor.stats
+    assert stats.pipeline == "stream" and stats.batches >= 6
+    assert stats.windows == 168 and stats.model_windows >= stats.windows
+    # every window once, but the 33-window recording's last tile (windows 23-32) is read whole
+    assert stats.bytes_read == (40 + 30 + 10 + 5 + 90) * 15 * 2
+    assert stats.wall_s > 0 and "wait for input" in stats.summary()
+    assert set(stats.as_dict()) >= {"wall_s", "wait_input_s", "h2d_device_s", "write_s"}
+    predictor.close()
+    assert predictor._ring is None
+
+
+def test_stream_pipeline_can_be_abandoned(tmp_path):
+    recs = _recordings(tmp_path, [50] * 6)
+    predictor = Predictor(MeanModel(), sequence_windows=10, batch_sequences=2, device="cpu")
+    stream = predictor.predict(recs)
+    key, _ = next(stream)
+    stream.close()  # readers stopped, files closed, no hang
+    assert key == "r0"
+    assert len(predictor.predict_one(recs[1][1])) == 50
+
+
+def test_stream_pipeline_rejects_mixed_window_shapes():
+    recs = [("a", np.zeros((20, 2, 3), np.float16)), ("b", np.zeros((20, 3, 2), np.float16))]
+    predictor = Predictor(MeanModel(), sequence_windows=10, device="cpu")
+    with pytest.raises(ValueError, match="shape"):
+        list(predictor.predict(recs))
+
+
+def test_predictor_options_are_checked():
+    with pytest.raises(ValueError, match="pipeline"):
+        Predictor(MeanModel(), sequence_windows=10, device="cpu", pipeline="fast")
+    with pytest.raises(ValueError, match="reader_threads"):
+        Predictor(MeanModel(), sequence_windows=10, device="cpu", reader_threads=0)
+    p = Predictor(MeanModel(), sequence_windows=10, device="cpu", workers=2)
+    assert p.reader_threads == 2
+    from seizure.evaluation.inference import default_batch_sequences, default_reader_threads
+
+    p = Predictor(MeanModel(), sequence_windows=10, device="cpu")
+    assert p.batch_sequences == default_batch_sequences(torch.device("cpu")) == 32
+    assert p.reader_threads == default_reader_threads() and 1 <= p.reader_threads <= 16
+
+
+def test_interleaved_predict_calls_do_not_share_buffers(tmp_path):
+    recs = _recordings(tmp_path, [70, 45, 90])
+    kw = dict(sequence_windows=10, batch_sequences=2, device="cpu", _staged=True)
+    predictor = Predictor(MeanModel(), **kw)
+    expected = dict(Predictor(MeanModel(), **kw).predict(recs))
+    a, b = predictor.predict(recs), predictor.predict(list(reversed(recs)))
+    out_a, out_b = [next(a)], [next(b)]
+    out_a += list(a)
+    out_b += list(b)
+    for key, probs in out_a + out_b:
+        np.testing.assert_array_equal(probs, expected[key])

@@ -313,3 +313,54 @@ def test_only_the_evaluate_section_may_change(evaluated, tmp_path):
         evaluate(ckpt, cache, tmp_path, overrides=["evaluate.threshold=2"])
     with pytest.raises(ConfigError, match="Unknown config key"):
         evaluate(ckpt, cache, tmp_path, overrides=["evaluate.thresold=0.3"])
+    with pytest.raises(ConfigError, match="evaluate.reader_threads"):
+        evaluate(ckpt, cache, tmp_path, overrides=["evaluate.reader_threads=0"])
+    with pytest.raises(ConfigError, match="pipeline"):
+        evaluate(ckpt, cache, tmp_path, overrides=["evaluate.pipeline=fast"])
+
+
+def test_reader_threads_and_pipelines_give_the_same_probabilities(evaluated, tmp_path):
+    from seizure.evaluation.evaluate import infer_records
+    from seizure.evaluation.inference import Predictor
+
+    root, cache, ckpt, _ = evaluated
+    records = cache.split("eval")
+    saved = {
+        r.recording_id: np.load(root / "out" / "probs" / f"{r.recording_id}.npy") for r in records
+    }
+    seen = []
+    for kw in (
+        dict(reader_threads=1),
+        dict(reader_threads=4, _staged=True),
+        dict(pipeline="simple", reader_threads=2),
+    ):
+        predictor = Predictor(
+            PowerModel(), sequence_windows=16, batch_sequences=3, device="cpu", **kw
+        )
+        probs = infer_records(
+            predictor, cache, records, tmp_path / "probs", on_recording=lambda r, p: seen.append(r)
+        )
+        assert list(probs) == [r.recording_id for r in records]
+        for rid, p in probs.items():
+            np.testing.assert_allclose(p, saved[rid], rtol=1e-6, atol=1e-7)
+        assert predictor.stats.windows == sum(r.n_windows for r in records)
+        assert predictor.stats.write_s > 0 and predictor.stats.write_tail_s >= 0
+    assert len(seen) == 3 * len(records)
+
+
+def test_simple_pipeline_and_reader_threads_settings(evaluated, tmp_path):
+    root, cache, ckpt, first = evaluated
+    again = evaluate(
+        ckpt,
+        cache,
+        tmp_path / "out",
+        device="cpu",
+        overrides=[
+            "evaluate.batch_sequences=3",
+            "evaluate.sweep_points=11",
+            "evaluate.pipeline=simple",
+            "evaluate.reader_threads=2",
+        ],
+        model_factory=power_factory,
+    )
+    assert again.scores == first.scores

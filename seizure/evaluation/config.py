@@ -38,7 +38,16 @@ class EvaluateConfig:
         (consecutive sequences overlap by twice this); 0 tiles the recording with
         independent sequences, as in training. Costs ``L / (L - 2 * context)`` more compute.
     batch_sequences : int or None
-        Sequences per inference batch; None picks 1024 on CUDA and 32 on CPU.
+        Sequences per inference batch; None picks 2048 on GPUs of 32 GiB or more, 1024 on
+        smaller ones and 32 on CPU.
+    reader_threads : int or None
+        Threads reading windows from the cache into the inference buffers; None picks
+        ``min(16, usable CPUs)`` (about 22 GB/s of page-cache reads are needed to feed 2M
+        windows/s to a GPU; on a CPU the model is the bottleneck and idle readers cost nothing).
+    pipeline : {'stream', 'simple'}
+        How batches reach the model: ``stream`` (reader threads filling a ring of pinned
+        buffers, copies on a side stream; see :mod:`seizure.evaluation.inference`) or
+        ``simple``, the earlier implementation (slower on a GPU), kept as a fallback.
     amp : bool
         bf16 autocast on CUDA and on CPUs with native bf16 (AVX512-BF16, AMX); fp32 elsewhere.
     compile : {'auto', 'always', 'never'}
@@ -66,6 +75,8 @@ class EvaluateConfig:
     sequence_windows: int | None = None
     context_windows: int = 0
     batch_sequences: int | None = None
+    reader_threads: int | None = None
+    pipeline: Literal["stream", "simple"] = "stream"
     amp: bool = True
     compile: Literal["auto", "always", "never"] = "auto"
     sweep_min: float = 0.02

@@ -234,6 +234,8 @@ def detect(
         device=dev,
         amp=ev.amp,
         compile=ev.compile,
+        reader_threads=ev.reader_threads,
+        pipeline=ev.pipeline,
     )
     kwargs = postprocess_config_kwargs(ev)
     results: list[DetectionResult] = []

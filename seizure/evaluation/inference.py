@@ -3,9 +3,8 @@
 Streaming. A recording is never loaded whole: it is cut into *sequences* of ``L`` consecutive
 windows (``L`` = the sequence length the model was trained on, ``train.sequence_windows``,
 unless ``evaluate.sequence_windows`` says otherwise) and sequences from consecutive recordings
-are packed into batches of ``batch_sequences``; each batch is gathered from the (memory-mapped)
-window arrays by background threads into a (pinned, on CUDA) buffer while the previous batch
-runs on the device. Memory use is a few batches whatever the recordings' lengths.
+are packed into batches of ``batch_sequences``. Memory use is a few batches whatever the
+recordings' lengths.
 
 Overlap rather than a carried state. The detectors are bidirectional, so a recurrent state
 cannot be carried from one chunk to the next; instead consecutive sequences overlap by
@@ -17,24 +16,55 @@ costs nothing extra; ``C > 0`` costs ``L / (L - 2C)`` times the compute. The las
 recording is its last ``L`` windows (so every sequence has length ``L`` and a compiled model
 sees one shape); a recording shorter than ``L`` windows runs as one shorter sequence.
 
+Feeding (the ``stream`` pipeline, the default). 2M windows/s of 22 x 256 float16 windows is
+22.5 GB/s of input, so the host side must only ever do large sequential copies:
+
+* a batch is described by *pieces*: runs of consecutive sequences that are contiguous in one
+  recording (with ``C = 0`` a whole recording but its last, partial tile is one piece, so
+  reshaping its windows ``(k * L, ...)`` to ``(k, L, ...)`` costs nothing);
+* a fixed ring of ``prefetch`` host buffers (pinned on CUDA, allocated once per predictor) is
+  filled by ``reader_threads`` threads; each batch is split into about ``reader_threads``
+  tasks of equal bytes (at least 4 MiB each: a task costs ~20 us of Python, a 4 MiB copy
+  from the page cache ~0.8 ms at the 5 GB/s one thread reached on a dev machine), and each
+  task reads its pieces with ``os.preadv`` straight from the ``.npy`` file into the buffer
+  (one system call per piece, no page-table work, the GIL released) or, for in-memory
+  arrays, with one ``np.copyto``;
+* on CUDA each buffer is copied to one of two device buffers on a side stream
+  (``non_blocking``), overlapping the model's work on the previous batch; a host buffer is
+  refilled only once its copy has finished (the reader tasks wait for a CUDA event with
+  blocking sync, so waiting threads sleep rather than spin), and a device buffer only once
+  the model has converted it to float32;
+* the last, partial batch is zero-padded *on the device* (no host memset, no copy of padding)
+  so that the compiled graph is reused;
+* probabilities are copied back into a pinned ring asynchronously; a launched batch is
+  finished (its probabilities scattered to their recordings, one slice per piece) once its
+  event has completed, at most ``3`` batches being in flight, so the host never waits for the
+  device while it could be queueing work.
+
+:attr:`Predictor.stats` (:class:`InferenceStats`) says where the time of the last
+:meth:`Predictor.predict` went. The previous implementation (one gathering thread per batch,
+per-batch pinned allocations, copies on the compute stream) is kept as ``pipeline='simple'``:
+a fallback and a reference.
+
 Speed. Batch-norm layers that follow a convolution are folded into it (exact up to float
 rounding). The forward pass runs under bf16 autocast (``evaluate.amp``) on CUDA and on CPUs
 with native bf16 arithmetic (AVX512-BF16 or AMX; about 2x faster there than fp32, with
 probabilities within ~1e-3 of fp32); on CUDA the encoder is compiled by default
-(``evaluate.compile``), and the last, partial batch is zero-padded to the full batch so that
-the compiled graph is reused. On CUDA the results of a batch are copied back asynchronously
-while the next batch is launched.
+(``evaluate.compile``).
 """
 
 from __future__ import annotations
 
 import collections
 import concurrent.futures
+import contextlib
 import copy
+import math
 import os
 import threading
+import time
 from collections.abc import Callable, Iterable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from typing import Any
 
 import numpy as np
@@ -42,16 +72,65 @@ import torch
 
 __all__ = [
     "DEFAULT_BATCH_SEQUENCES",
+    "InferenceStats",
+    "PIPELINES",
     "Predictor",
+    "SMALL_GPU_BATCH_SEQUENCES",
     "cpu_has_bf16",
+    "default_batch_sequences",
+    "default_reader_threads",
     "fold_batchnorm",
     "plan_sequences",
     "resolve_device",
 ]
 
-#: Sequences per batch when none is configured: large batches keep a GPU busy; on a CPU,
-#: batches beyond a few dozen sequences only add memory traffic.
-DEFAULT_BATCH_SEQUENCES = {"cuda": 1024, "cpu": 32}
+#: Sequences per batch when none is configured. CUDA: 2048 x 30 windows (61,440 windows,
+#: 692 MB of float16) per batch: the 2-layer BiLSTM's cost per batch is a chain of 30 small
+#: steps nearly independent of the batch size, and the host's per-batch Python (launching the
+#: compiled encoder, the LSTM, copies) is ~1-2 ms, so doubling the previous 1024 halves both
+#: overheads for ~3 GB more device memory; GPUs with less than 32 GiB keep 1024
+#: (:data:`SMALL_GPU_BATCH_SEQUENCES`). CPU: batches beyond a few dozen sequences only add
+#: memory traffic.
+DEFAULT_BATCH_SEQUENCES = {"cuda": 2048, "cpu": 32}
+SMALL_GPU_BATCH_SEQUENCES = 1024
+
+#: Inference pipelines: ``stream`` (ring of pinned buffers filled by reader threads, side-stream
+#: copies) and ``simple`` (the previous implementation, kept as a fallback).
+PIPELINES = ("stream", "simple")
+
+#: A reader task copies at least this much: submitting a task and collecting its result
+#: cost 11 us on a 2-core dev machine (plus ~10 us in the task), a 4 MiB ``preadv`` from the
+#: page cache ~0.8 ms (5.2 GB/s per thread there), so the overhead stays under 3 %.
+_MIN_TASK_BYTES = 4 << 20
+
+#: Launched batches whose results may still be on their way back before the host waits.
+_MAX_LAUNCHED = 3
+
+
+def default_reader_threads() -> int:
+    """``min(16, usable CPUs)``: threads reading windows into the host buffers.
+
+    Page-cache copies run at a few GB/s per thread, so 22.5 GB/s (2M windows/s) needs about
+    8-16 threads; the threads release the GIL while copying and sleep when there is nothing to
+    read, so on a small CPU machine (where the model, not the reading, is the bottleneck) the
+    extra threads cost nothing.
+    """
+    try:
+        cpus = len(os.sched_getaffinity(0))
+    except (AttributeError, OSError):  # pragma: no cover - not Linux
+        cpus = os.cpu_count() or 1
+    return max(1, min(16, cpus))
+
+
+def default_batch_sequences(device: torch.device) -> int:
+    """Sequences per batch when none is configured (see :data:`DEFAULT_BATCH_SEQUENCES`)."""
+    if device.type != "cuda":
+        return DEFAULT_BATCH_SEQUENCES["cpu"]
+    try:
+        memory = torch.cuda.get_device_properties(device).total_memory
+    except (RuntimeError, AssertionError, ValueError):  # pragma: no cover - odd devices
+        return SMALL_GPU_BATCH_SEQUENCES
+    return DEFAULT_BATCH_SEQUENCES["cuda"] if memory >= 32 << 30 else SMALL_GPU_BATCH_SEQUENCES
 
 
 def resolve_device(name: str = "auto") -> torch.device:
@@ -150,19 +229,159 @@ def plan_sequences(n_windows: int, sequence_windows: int, context_windows: int =
             f"Invalid sequence plan: sequence_windows={L}, context_windows={C}; "
             "expected sequence_windows >= 1 and 0 <= 2 * context_windows < sequence_windows"
         )
-    if n_windows <= 0:
+    n = int(n_windows)
+    if n <= 0:
         return np.zeros((0, 3), dtype=np.int64)
-    if n_windows <= L:
-        return np.array([[0, 0, n_windows]], dtype=np.int64)
+    if n <= L:
+        return np.array([[0, 0, n]], dtype=np.int64)
     hop = L - 2 * C
-    rows = []
-    start, kept = 0, 0
-    while start + L < n_windows:
-        rows.append([start, kept, start + L - C])
-        kept = start + L - C
-        start += hop
-    rows.append([n_windows - L, kept, n_windows])
-    return np.asarray(rows, dtype=np.int64)
+    # sequences i = 0 .. m-1 start at i * hop while i * hop + L < n; then the last L windows
+    # (vectorised: a Python loop cost ~50 us per 3600-window recording on the main thread)
+    m = -(-(n - L) // hop)
+    starts = np.arange(m, dtype=np.int64) * hop
+    rows = np.empty((m + 1, 3), dtype=np.int64)
+    rows[:m, 0] = starts
+    rows[:m, 2] = starts + (L - C)
+    rows[0, 1] = 0
+    rows[1:m, 1] = rows[: m - 1, 2]
+    rows[m] = (n - L, rows[m - 1, 2], n)
+    return rows
+
+
+def _runs(plan: np.ndarray, L: int) -> list[tuple[int, int, int, int]]:
+    """Group a plan's sequences into pieces ``(n_rows, start, keep_lo, keep_hi)``.
+
+    Consecutive sequences that are whole, contiguous tiles (``keep = [start, start + L)`` and
+    each starting where the previous one ends) form one piece covering windows
+    ``[start, start + n_rows * L)``; any other sequence is a piece of its own.
+    """
+    if len(plan) == 0:
+        return []
+    start, lo, hi = plan[:, 0], plan[:, 1], plan[:, 2]
+    full = (lo == start) & (hi == start + L)
+    join = full[1:] & full[:-1] & (start[1:] == start[:-1] + L)
+    first = np.flatnonzero(np.r_[True, ~join])
+    last = np.r_[first[1:], len(plan)] - 1
+    return list(
+        zip(
+            (last - first + 1).tolist(),
+            start[first].tolist(),
+            lo[first].tolist(),
+            hi[last].tolist(),
+        )
+    )
+
+
+@dataclass
+class InferenceStats:
+    """Where the time of one :meth:`Predictor.predict` went.
+
+    Seconds unless said otherwise. ``*_device_s`` are device time measured with CUDA events
+    (on the CPU, the wall time of the same step); the others are host wall time. Threads
+    overlap, so the figures do not add up to ``wall_s``: compare each with it. With the
+    ``simple`` pipeline only the totals are filled.
+
+    Attributes
+    ----------
+    pipeline, device : str
+    reader_threads, batch_sequences, prefetch : int
+    batches : int
+        Batches run.
+    windows : int
+        Windows predicted (kept).
+    model_windows : int
+        Windows the model ran over (padding of the last batch and overlap included).
+    bytes_read : int
+        Bytes copied from the recordings into the host buffers.
+    wall_s : float
+        From the first request for a result to the last result.
+    plan_s : float
+        Main thread: planning batches and handing reads to the reader threads.
+    wait_input_s : float
+        Main thread: waiting for the reader threads (the input was late).
+    read_s : float
+        Reader threads: copying (summed over threads; ``bytes_read / read_s`` is the copy rate
+        of one thread).
+    read_blocked_s : float
+        Reader threads: waiting for a host buffer's previous copy to the device (summed).
+    launch_s : float
+        Main thread: queueing copies, the model and the copy back (on the CPU: running the
+        model).
+    h2d_device_s, model_device_s, copy_back_device_s : float
+        Device time of the host-to-device copies, the model (with the float conversion and
+        the sigmoid) and the copies back.
+    wait_output_s : float
+        Main thread: waiting for the device's results (the device was late, or is draining).
+    scatter_s : float
+        Main thread: putting probabilities into their recordings.
+    consumer_s : float
+        Time the caller of :meth:`Predictor.predict` spent between results (e.g. handing
+        recordings to writer threads).
+    write_s : float
+        Writer threads: saving, post-processing and writing files (summed; filled by
+        :func:`seizure.evaluation.evaluate.infer_records`).
+    write_tail_s : float
+        After the last result: waiting for the writer threads (``infer_records``).
+    """
+
+    pipeline: str = ""
+    device: str = ""
+    reader_threads: int = 0
+    batch_sequences: int = 0
+    prefetch: int = 0
+    batches: int = 0
+    windows: int = 0
+    model_windows: int = 0
+    bytes_read: int = 0
+    wall_s: float = 0.0
+    plan_s: float = 0.0
+    wait_input_s: float = 0.0
+    read_s: float = 0.0
+    read_blocked_s: float = 0.0
+    launch_s: float = 0.0
+    h2d_device_s: float = 0.0
+    model_device_s: float = 0.0
+    copy_back_device_s: float = 0.0
+    wait_output_s: float = 0.0
+    scatter_s: float = 0.0
+    consumer_s: float = 0.0
+    write_s: float = 0.0
+    write_tail_s: float = 0.0
+
+    def as_dict(self) -> dict[str, Any]:
+        """The fields, seconds rounded to 0.1 ms (for JSON)."""
+        return {k: round(v, 4) if isinstance(v, float) else v for k, v in asdict(self).items()}
+
+    def summary(self) -> str:
+        """A few lines: each stage's time and its share of the wall time."""
+        wall = max(self.wall_s, 1e-9)
+
+        def part(name: str, seconds: float, note: str = "") -> str:
+            return f"  {name:<22} {seconds:8.3f} s  {100 * seconds / wall:6.1f} %{note}"
+
+        gbs = self.bytes_read / 1e9
+        rate = f" ({gbs / self.read_s:.2f} GB/s per thread)" if self.read_s > 0 else ""
+        lines = [
+            f"stages ({self.pipeline} pipeline on {self.device}: {self.batches} batches of "
+            f"{self.batch_sequences} sequences, {self.reader_threads} reader threads, "
+            f"{self.prefetch} host buffers; {self.windows:,} windows, {gbs:.2f} GB read, "
+            f"{self.model_windows:,} windows through the model):",
+            part("wall", self.wall_s, f"  = {self.windows / wall:,.0f} windows/s"),
+            part("plan + submit reads", self.plan_s),
+            part("wait for input", self.wait_input_s, "  (main thread idle: readers late)"),
+            part("read (sum/threads)", self.read_s / max(1, self.reader_threads), rate),
+            part("read blocked (sum/thr)", self.read_blocked_s / max(1, self.reader_threads)),
+            part("launch (host)", self.launch_s),
+            part("H2D (device)", self.h2d_device_s),
+            part("model (device)", self.model_device_s),
+            part("copy back (device)", self.copy_back_device_s),
+            part("wait for output", self.wait_output_s, "  (main thread idle: device busy)"),
+            part("scatter", self.scatter_s),
+            part("consumer", self.consumer_s),
+            part("post+write (sum)", self.write_s, "  (writer threads)"),
+            part("write tail", self.write_tail_s, "  (after the last batch)"),
+        ]
+        return "\n".join(lines)
 
 
 @dataclass
@@ -197,9 +416,62 @@ class _Recording:
 
 @dataclass
 class _Batch:
-    # (recording, start, keep_lo, keep_hi) per sequence
+    # (recording, start, keep_lo, keep_hi) per sequence (the simple pipeline)
     items: list[tuple[_Recording, int, int, int]] = field(default_factory=list)
     length: int = 0  # sequence length of this batch
+
+
+@dataclass
+class _StreamBatch:
+    """Rows ``[row_lo, row_hi)`` of a batch hold windows ``[start, start + (row_hi - row_lo)
+    * length)`` of a recording and supply the probabilities of its windows ``[lo, hi)``."""
+
+    # (recording, row_lo, row_hi, start, lo, hi) per piece
+    pieces: list[tuple[_Recording, int, int, int, int, int]] = field(default_factory=list)
+    rows: int = 0
+    length: int = 0
+
+
+class _HostEvent:
+    """Stands in for a CUDA event when the staged pipeline is emulated on the CPU (tests)."""
+
+    def __init__(self) -> None:
+        self.t = 0.0
+
+    def record(self, stream: Any = None) -> None:
+        self.t = time.perf_counter()
+
+    def synchronize(self) -> None:
+        pass
+
+    def query(self) -> bool:
+        return True
+
+    def elapsed_time(self, end: _HostEvent) -> float:
+        return 1e3 * (end.t - self.t)
+
+
+@dataclass
+class _Ring:
+    """Buffers of the stream pipeline, allocated once per predictor and window format."""
+
+    key: tuple
+    host: list[torch.Tensor]  # (capacity, *window_shape), storage dtype, pinned on CUDA
+    host_np: list[np.ndarray]
+    h2d_done: list[Any]  # per host buffer: event of its last copy to the device
+    dev: list[torch.Tensor] = field(default_factory=list)  # staged: device input buffers
+    consumed: list[Any] = field(default_factory=list)  # per device buffer: converted
+    out: list[torch.Tensor] = field(default_factory=list)  # staged: (capacity,) float32
+    copy_stream: Any = None
+    launches: int = 0
+
+
+@dataclass
+class _Launched:
+    batch: _StreamBatch
+    probs: Any  # (rows, length) float32: numpy (staged) or tensor (CPU)
+    done: Any = None  # event: results are on the host
+    timing: tuple = ()  # (h2d start, h2d end, model start, model end) events
 
 
 class Predictor:
@@ -214,15 +486,28 @@ class Predictor:
     context_windows : int
         Context ``C`` discarded on each side of a sequence (see the module docstring).
     batch_sequences : int or None
-        Sequences per batch (None: :data:`DEFAULT_BATCH_SEQUENCES` of the device type).
+        Sequences per batch (None: :func:`default_batch_sequences`).
     device : str or torch.device
         ``auto``, ``cpu``, ``cuda``...
     amp : bool
         bf16 autocast on CUDA and on CPUs with native bf16 (:func:`cpu_has_bf16`).
     compile : {'auto', 'always', 'never'}
         ``torch.compile`` the model (``auto``: on CUDA only).
+    reader_threads : int or None
+        Threads reading windows into the host buffers (None: :func:`default_reader_threads`;
+        the ``simple`` pipeline: threads gathering whole batches, default 4 on CUDA, 1 on CPU).
+    pipeline : {'stream', 'simple'}
+        ``stream`` (default) or the previous implementation (see the module docstring).
+    prefetch : int or None
+        Host buffers of the ``stream`` pipeline, i.e. batches read ahead of the device
+        (None: 3 on CUDA, 2 on CPU).
     workers : int, optional
-        Threads gathering batches (default: 4 on CUDA, 1 on CPU).
+        Former name of ``reader_threads`` (used when ``reader_threads`` is None).
+
+    Attributes
+    ----------
+    stats : InferenceStats
+        Where the time of the last :meth:`predict` went.
     """
 
     def __init__(
@@ -235,17 +520,32 @@ class Predictor:
         device: str | torch.device = "auto",
         amp: bool = True,
         compile: str = "auto",
+        reader_threads: int | None = None,
+        pipeline: str = "stream",
+        prefetch: int | None = None,
         workers: int | None = None,
+        _staged: bool | None = None,
     ) -> None:
         plan_sequences(1, sequence_windows, context_windows)  # validates L and C
+        if pipeline not in PIPELINES:
+            raise ValueError(
+                f"Invalid value for 'pipeline': allowed {', '.join(map(repr, PIPELINES))}, "
+                f"got {pipeline!r} instead"
+            )
         self.device = resolve_device(device) if isinstance(device, str) else torch.device(device)
         self.sequence_windows = int(sequence_windows)
         self.context_windows = int(context_windows)
         self.cuda = self.device.type == "cuda"
         if batch_sequences is None:
-            batch_sequences = DEFAULT_BATCH_SEQUENCES["cuda" if self.cuda else "cpu"]
+            batch_sequences = default_batch_sequences(self.device)
         self.batch_sequences = int(batch_sequences)
+        if self.batch_sequences < 1:
+            raise ValueError(f"batch_sequences must be >= 1, got {batch_sequences}")
         self.amp = bool(amp) and (self.cuda or cpu_has_bf16())
+        self.pipeline = pipeline
+        # staged: device input buffers, side-stream copies and events (always on CUDA; on the
+        # CPU only to test that logic, with host events standing in for CUDA's)
+        self.staged = self.cuda if _staged is None else bool(_staged) or self.cuda
         self.eager = fold_batchnorm(model).to(self.device)
         self.model = self.eager
         if compile == "always" or (compile == "auto" and self.cuda):
@@ -255,9 +555,19 @@ class Predictor:
                 self.eager.compile_encoder()
             else:
                 self.model = torch.compile(self.eager)
-        self.workers = (
-            workers if workers is not None else (min(4, os.cpu_count() or 1) if self.cuda else 1)
-        )
+        threads = reader_threads if reader_threads is not None else workers
+        if threads is not None and int(threads) < 1:
+            raise ValueError(f"reader_threads must be >= 1, got {threads}")
+        if pipeline == "simple":
+            default = min(4, os.cpu_count() or 1) if self.cuda else 1
+        else:
+            default = default_reader_threads()
+        self.reader_threads = int(threads) if threads is not None else default
+        self.workers = self.reader_threads  # former name
+        self.prefetch = max(2, int(prefetch)) if prefetch is not None else (3 if self.cuda else 2)
+        self.stats = InferenceStats()
+        self._ring: _Ring | None = None
+        self._active_streams = 0  # open predict() generators (each needs its own buffers)
 
     # ------------------------------------------------------------------ public API
 
@@ -272,7 +582,7 @@ class Predictor:
         ----------
         recordings : iterable of (key, ndarray)
             ``windows`` of shape ``(n_windows, *window_shape)`` (memory-mapped arrays are read
-            batch by batch); the iterable is consumed lazily.
+            piece by piece); the iterable is consumed lazily.
         progress : callable, optional
             Called with the number of windows each finished batch predicted.
 
@@ -281,15 +591,337 @@ class Predictor:
         key, ndarray of float32, shape (n_windows,)
             Seizure probability of each window, in [0, 1].
         """
+        if self.pipeline == "simple":
+            return self._predict_simple(recordings, progress)
+        return self._predict_stream(recordings, progress)
+
+    def predict_one(self, windows: np.ndarray) -> np.ndarray:
+        """Probabilities of one recording's windows, shape ``(n_windows,)`` float32."""
+        stream = self.predict([(None, windows)])
+        try:
+            return next(iter(stream))[1]
+        finally:
+            if hasattr(stream, "close"):
+                stream.close()
+
+    def close(self) -> None:
+        """Free the host and device buffers kept between calls (they are re-made if needed)."""
+        ring, self._ring = self._ring, None
+        if ring is not None and self.cuda:
+            torch.cuda.synchronize(self.device)
+        del ring
+
+    # ------------------------------------------------------------------ stream pipeline
+
+    def _predict_stream(
+        self,
+        recordings: Iterable[tuple[Any, np.ndarray]],
+        progress: Callable[[int], None] | None,
+    ) -> Iterator[tuple[Any, np.ndarray]]:
+        t_start = time.perf_counter()
+        stats = self.stats = InferenceStats(
+            pipeline="stream",
+            device=str(self.device) + (" (staged)" if self.staged and not self.cuda else ""),
+            reader_threads=self.reader_threads,
+            batch_sequences=self.batch_sequences,
+            prefetch=self.prefetch,
+        )
+        pending: collections.deque[_Recording] = collections.deque()
+        batches = self._plan_stream(recordings, pending)
+        submitted: collections.deque = collections.deque()  # (batch, host slot, futures)
+        launched: collections.deque[_Launched] = collections.deque()
+        pool = concurrent.futures.ThreadPoolExecutor(
+            self.reader_threads, thread_name_prefix="seizure-reader"
+        )
+        ring: _Ring | None = None
+        exhausted = False
+        n_submitted = 0
+        self._active_streams += 1
+        try:
+            while True:
+                t0 = time.perf_counter()
+                # keep the reader threads busy: a batch per free host buffer (a buffer whose
+                # batch was launched is free: the readers wait for its copy to the device)
+                while not exhausted and (ring is None or len(submitted) < len(ring.host)):
+                    batch = next(batches, None)
+                    if batch is None:
+                        exhausted = True
+                        break
+                    if ring is None:
+                        ring = self._ring_for(batch, shared=self._active_streams == 1)
+                    slot = n_submitted % len(ring.host)
+                    n_submitted += 1
+                    futures = self._submit_reads(pool, ring, slot, batch)
+                    submitted.append((batch, slot, futures))
+                t1 = time.perf_counter()
+                stats.plan_s += t1 - t0
+                if submitted:
+                    batch, slot, futures = submitted.popleft()
+                    for future in futures:
+                        blocked, busy, nbytes = future.result()
+                        stats.read_blocked_s += blocked
+                        stats.read_s += busy
+                        stats.bytes_read += nbytes
+                    t2 = time.perf_counter()
+                    stats.wait_input_s += t2 - t1
+                    launched.append(self._launch_stream(ring, slot, batch))
+                    stats.launch_s += time.perf_counter() - t2
+                # finish what the device has done; wait only when too much is in flight or
+                # nothing is left to launch
+                draining = exhausted and not submitted
+                while launched and (
+                    draining or len(launched) > _MAX_LAUNCHED or _ready(launched[0].done)
+                ):
+                    self._finish_stream(launched.popleft(), progress)
+                while pending and pending[0].remaining == 0:
+                    rec = pending.popleft()
+                    rec.close()
+                    t3 = time.perf_counter()
+                    yield rec.key, rec.probs
+                    stats.consumer_s += time.perf_counter() - t3
+                if exhausted and not submitted and not launched:
+                    break
+        finally:
+            for _, _, futures in submitted:
+                for future in futures:
+                    future.cancel()
+            self._active_streams -= 1
+            pool.shutdown(wait=True)
+            if self.cuda and ring is not None:
+                torch.cuda.synchronize(self.device)  # the buffers are reused by the next call
+            for rec in pending:
+                rec.close()
+            stats.wall_s = time.perf_counter() - t_start
+
+    def _plan_stream(
+        self, recordings: Iterable[tuple[Any, np.ndarray]], pending: collections.deque
+    ) -> Iterator[_StreamBatch]:
+        """Pack the recordings' sequences into batches of pieces (see :class:`_StreamBatch`).
+
+        Every piece of a recording is known (and counted in ``remaining``) before the first
+        batch holding one of them is handed out, so that a recording is complete exactly
+        when its last piece has been scattered.
+        """
+        L, B, C = self.sequence_windows, self.batch_sequences, self.context_windows
+        batch = _StreamBatch(length=L)
+        shape = None
+        for key, windows in recordings:
+            n = len(windows)
+            if n and shape is None:
+                shape = tuple(windows.shape[1:])
+            elif n and tuple(windows.shape[1:]) != shape:
+                raise ValueError(
+                    f"recording {key!r}: windows of shape {tuple(windows.shape[1:])}, the "
+                    f"earlier recordings' are {shape}"
+                )
+            rec = _Recording(key, windows, np.zeros(n, dtype=np.float32), 0)
+            pending.append(rec)
+            if n == 0:
+                continue
+            if n < L:  # a short recording runs alone, as one shorter sequence (eager model)
+                rec.remaining = 1
+                yield _StreamBatch([(rec, 0, 1, 0, 0, n)], rows=1, length=n)
+                continue
+            pieces: list[tuple[int, int, int, int, int] | None] = []  # None: batch boundary
+            rows = batch.rows
+            for count, start, lo, hi in _runs(plan_sequences(n, L, C), L):
+                while count:
+                    take = min(count, B - rows)
+                    if take < count:  # whole tiles split at a batch boundary
+                        pieces.append((rows, rows + take, start, start, start + take * L))
+                        start += take * L
+                    else:
+                        pieces.append((rows, rows + take, start, max(lo, start), hi))
+                    count -= take
+                    rows += take
+                    if rows == B:
+                        pieces.append(None)
+                        rows = 0
+            rec.remaining = sum(p is not None for p in pieces)
+            for piece in pieces:
+                if piece is None:
+                    batch.rows = B
+                    yield batch
+                    batch = _StreamBatch(length=L)
+                else:
+                    batch.pieces.append((rec, *piece))
+                    batch.rows = piece[1]
+        if batch.pieces:
+            yield batch
+
+    def _ring_for(self, batch: _StreamBatch, shared: bool = True) -> _Ring:
+        """The predictor's buffers for windows like the first piece's (made once), or,
+        when not ``shared`` (another :meth:`predict` of this predictor is still open), buffers
+        of this call only."""
+        windows = batch.pieces[0][0].windows
+        np_dtype = windows.dtype if windows.dtype in _TORCH_DTYPES else np.dtype(np.float32)
+        dtype = _TORCH_DTYPES[np_dtype]
+        shape = tuple(int(s) for s in windows.shape[1:])
+        capacity = self.batch_sequences * self.sequence_windows
+        key = (dtype, shape, capacity, self.prefetch, self.staged)
+        if shared and self._ring is not None and self._ring.key == key:
+            return self._ring
+        if shared:
+            self.close()
+        host = [
+            torch.empty((capacity, *shape), dtype=dtype, pin_memory=self.cuda)
+            for _ in range(self.prefetch)
+        ]
+        ring = _Ring(key, host, [h.numpy() for h in host], [None] * len(host))
+        if self.staged:
+            ring.dev = [
+                torch.empty((capacity, *shape), dtype=dtype, device=self.device) for _ in range(2)
+            ]
+            ring.consumed = [self._event() for _ in ring.dev]
+            ring.out = [
+                torch.empty(capacity, dtype=torch.float32, pin_memory=self.cuda)
+                for _ in range(_MAX_LAUNCHED + 1)
+            ]
+            if self.cuda:
+                ring.copy_stream = torch.cuda.Stream(self.device)
+        if shared:
+            self._ring = ring
+        return ring
+
+    def _event(self) -> Any:
+        if not self.cuda:
+            return _HostEvent()
+        # blocking: a thread waiting for it sleeps instead of spinning on a core that the
+        # reader threads need
+        return torch.cuda.Event(enable_timing=True, blocking=True)
+
+    def _submit_reads(
+        self,
+        pool: concurrent.futures.ThreadPoolExecutor,
+        ring: _Ring,
+        slot: int,
+        batch: _StreamBatch,
+    ) -> list[concurrent.futures.Future]:
+        """Split a batch's reads into about ``reader_threads`` tasks of equal size."""
+        L = batch.length
+        copies = [(rec, start, (r1 - r0) * L, r0 * L) for rec, r0, r1, start, _, _ in batch.pieces]
+        total = sum(c[2] for c in copies)
+        dest = ring.host_np[slot]
+        row_bytes = dest[:1].nbytes
+        n_tasks = max(1, min(self.reader_threads, (total * row_bytes) // _MIN_TASK_BYTES))
+        per_task = math.ceil(total / n_tasks)
+        tasks: list[list[tuple[_Recording, int, int, int]]] = [[]]
+        filled = 0
+        for rec, src, count, dst in copies:
+            while count:
+                take = min(count, per_task - filled)
+                tasks[-1].append((rec, src, take, dst))
+                src, dst, count, filled = src + take, dst + take, count - take, filled + take
+                if filled == per_task:
+                    tasks.append([])
+                    filled = 0
+        after = ring.h2d_done[slot]  # the buffer's previous batch must be on the device
+        return [pool.submit(_read_task, dest, task, after) for task in tasks if task]
+
+    def _launch_stream(self, ring: _Ring, slot: int, batch: _StreamBatch) -> _Launched:
+        """Start a batch: on the device directly (CPU) or through the device buffers."""
+        L = batch.length
+        full = L == self.sequence_windows
+        rows = self.batch_sequences if full else batch.rows  # full-length batches: one shape
+        model = self.model if full else self.eager
+        self.stats.batches += 1
+        self.stats.model_windows += rows * L
+        if not self.staged:
+            with torch.inference_mode():
+                x = ring.host[slot][: rows * L].view(rows, L, *ring.host[slot].shape[1:])
+                if rows > batch.rows:
+                    x[batch.rows :].zero_()
+                t0 = time.perf_counter()
+                probs = self._forward(model, x)
+                self.stats.model_device_s += time.perf_counter() - t0
+            return _Launched(batch, probs.numpy())
+        ring.launches += 1
+        d = ring.launches % len(ring.dev)
+        o = ring.launches % len(ring.out)
+        n_read = batch.rows * L
+        h0, h1, m0, m1, done = (self._event() for _ in range(5))
+        with torch.inference_mode():
+            stream = ring.copy_stream
+            with torch.cuda.stream(stream) if self.cuda else contextlib.nullcontext():
+                if self.cuda:
+                    stream.wait_event(ring.consumed[d])  # the buffer's last batch converted
+                h0.record(stream)
+                ring.dev[d][:n_read].copy_(ring.host[slot][:n_read], non_blocking=True)
+                h1.record(stream)
+            ring.h2d_done[slot] = h1
+            compute = torch.cuda.current_stream(self.device) if self.cuda else None
+            if self.cuda:
+                compute.wait_event(h1)
+            x = ring.dev[d][: rows * L].view(rows, L, *ring.dev[d].shape[1:])
+            m0.record(compute)
+            if rows > batch.rows:
+                x[batch.rows :].zero_()  # padding, on the device
+            x = x.float()  # float16/int16 storage -> float32 (autocast casts again per op)
+            ring.consumed[d].record(compute)
+            probs = self._forward(model, x, converted=True)
+            m1.record(compute)
+            out = ring.out[o][: rows * L].view(rows, L)
+            out.copy_(probs, non_blocking=True)
+            done.record(compute)
+        return _Launched(batch, out.numpy(), done, (h0, h1, m0, m1))
+
+    def _forward(self, model: torch.nn.Module, x: torch.Tensor, converted: bool = False):
+        """Probabilities ``(rows, L)`` float32 of windows ``x`` (on the device)."""
+        if not converted:
+            x = x.float()  # float16/int16 storage -> float32 (autocast casts again per op)
+        with torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=self.amp):
+            logits = model(x)
+        return torch.sigmoid(logits.float())
+
+    def _finish_stream(self, launched: _Launched, progress: Callable[[int], None] | None) -> None:
+        """Wait for a launched batch and scatter its probabilities to their recordings."""
+        stats = self.stats
+        t0 = time.perf_counter()
+        if launched.done is not None:
+            launched.done.synchronize()
+            h0, h1, m0, m1 = launched.timing
+            stats.h2d_device_s += h0.elapsed_time(h1) / 1e3
+            stats.model_device_s += m0.elapsed_time(m1) / 1e3
+            stats.copy_back_device_s += m1.elapsed_time(launched.done) / 1e3
+        t1 = time.perf_counter()
+        stats.wait_output_s += t1 - t0
+        probs = launched.probs
+        count = 0
+        for rec, r0, r1, start, lo, hi in launched.batch.pieces:
+            flat = probs[r0:r1].reshape(-1)
+            rec.probs[lo:hi] = flat[lo - start : hi - start]
+            rec.remaining -= 1
+            count += hi - lo
+        stats.windows += count
+        stats.scatter_s += time.perf_counter() - t1
+        if progress is not None:
+            progress(count)
+
+    # ------------------------------------------------------------------ simple pipeline
+    # The previous implementation, kept as a fallback and a reference: each batch is gathered
+    # by one thread into a freshly allocated (pinned) tensor, copied on the compute stream.
+
+    def _predict_simple(
+        self,
+        recordings: Iterable[tuple[Any, np.ndarray]],
+        progress: Callable[[int], None] | None,
+    ) -> Iterator[tuple[Any, np.ndarray]]:
+        t_start = time.perf_counter()
+        self.stats = InferenceStats(
+            pipeline="simple",
+            device=str(self.device),
+            reader_threads=self.reader_threads,
+            batch_sequences=self.batch_sequences,
+        )
         pending: collections.deque[_Recording] = collections.deque()
         batches = self._batches(recordings, pending)
-        with concurrent.futures.ThreadPoolExecutor(max_workers=self.workers) as pool:
+        with concurrent.futures.ThreadPoolExecutor(max_workers=self.reader_threads) as pool:
             inflight: collections.deque = collections.deque()
             exhausted = False
             launched = None  # the batch running on the device, finished one step later
             try:
                 while True:
-                    while not exhausted and len(inflight) < self.workers + 1:
+                    while not exhausted and len(inflight) < self.reader_threads + 1:
                         batch = next(batches, None)
                         if batch is None:
                             exhausted = True
@@ -313,12 +945,7 @@ class Predictor:
                     future.cancel()
                 for rec in pending:
                     rec.close()
-
-    def predict_one(self, windows: np.ndarray) -> np.ndarray:
-        """Probabilities of one recording's windows, shape ``(n_windows,)`` float32."""
-        return next(iter(self.predict([(None, windows)])))[1]
-
-    # ------------------------------------------------------------------ internals
+                self.stats.wall_s = time.perf_counter() - t_start
 
     def _batches(
         self, recordings: Iterable[tuple[Any, np.ndarray]], pending: collections.deque
@@ -379,6 +1006,8 @@ class Predictor:
 
     def _launch(self, host: torch.Tensor, batch: _Batch) -> tuple:
         """Start a batch on the device; on CUDA the result comes back asynchronously."""
+        self.stats.batches += 1
+        self.stats.model_windows += host.shape[0] * host.shape[1]
         with torch.inference_mode():
             x = host.to(self.device, non_blocking=True)
             x = x.float()  # float16/int16 storage -> float32 (autocast casts again per op)
@@ -405,8 +1034,32 @@ class Predictor:
             rec.probs[lo:hi] = probs[i, lo - start : hi - start]
             rec.remaining -= 1
             count += hi - lo
+        self.stats.windows += count
         if progress is not None:
             progress(count)
+
+
+def _ready(event: Any) -> bool:
+    """Whether the work before ``event`` is done (None: nothing to wait for)."""
+    return event is None or bool(event.query())
+
+
+def _read_task(
+    dest: np.ndarray, copies: list[tuple[_Recording, int, int, int]], after: Any
+) -> tuple[float, float, int]:
+    """Run in a reader thread: ``dest[dst : dst + count] = windows[src : src + count]`` for
+    each ``(recording, src, count, dst)``, once ``after`` (the previous copy of ``dest`` to the
+    device) has completed. Returns (seconds blocked, seconds copying, bytes copied)."""
+    t0 = time.perf_counter()
+    if after is not None:
+        after.synchronize()
+    t1 = time.perf_counter()
+    nbytes = 0
+    for rec, src, count, dst in copies:
+        part = dest[dst : dst + count]
+        _copy_windows(rec, src, src + count, part)
+        nbytes += part.nbytes
+    return t1 - t0, time.perf_counter() - t1, nbytes
 
 
 def _copy_windows(rec: _Recording, start: int, stop: int, dest: np.ndarray) -> None:

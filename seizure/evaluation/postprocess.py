@@ -73,6 +73,11 @@ def validate_evaluate_config(config: EvaluateConfig) -> None:
             "null or an integer >= 1",
         ),
         (
+            "reader_threads",
+            config.reader_threads is None or config.reader_threads >= 1,
+            "null or an integer >= 1",
+        ),
+        (
             "sequence_windows",
             config.sequence_windows is None or config.sequence_windows >= 1,
             "null or an integer >= 1",
