@@ -139,3 +139,38 @@ def test_cli_exit_status_and_summary(corpus, tmp_path, monkeypatch):
         main, ["detect", str(ckpt), str(data), "--out", str(tmp_path), "--set", "model.cell=gru"]
     )
     assert usage.exit_code == 2 and "only 'evaluate.*'" in usage.output
+
+
+def test_huge_artifact_is_clipped_like_the_cache_not_turned_into_nan(corpus, tmp_path):
+    # A 150 mV transient overflows float16 (max 65,504): the cache writer clips it with a
+    # warning, and detect must feed the model the same clipped windows, not inf.
+    import edfio
+
+    _, ckpt, _ = corpus
+    rng = np.random.default_rng(3)
+    n = 60 * FS
+    signals = []
+    for name in get_montage("tcp_ar").electrodes:
+        x = rng.standard_normal(n) * 20.0
+        if name == "FP1":
+            x[30 * FS : 31 * FS] = 150_000.0
+        signals.append(
+            edfio.EdfSignal(
+                x,
+                sampling_frequency=FS,
+                label=f"EEG {name}-REF",
+                physical_dimension="uV",
+                physical_range=(-200_000.0, 200_000.0),
+            )
+        )
+    path = tmp_path / "edf" / "artifact.edf"
+    path.parent.mkdir()
+    edfio.Edf(signals, starttime=dt.time(10, 30, 0)).write(path)
+    results = detect(
+        ckpt, [path], tmp_path / "out", device="cpu", model_factory=power_factory, save_probs=True
+    )
+    (res,) = results
+    assert res.error is None
+    probs = np.load(tmp_path / "out" / "artifact.probs.npy")
+    assert np.isfinite(probs).all()
+    assert any("were clipped" in w for w in res.warnings)

@@ -119,16 +119,12 @@ def find_recordings(inputs: Sequence[str | Path]) -> list[tuple[Path, str]]:
 
 def _windows_of(path: Path, config: Any) -> tuple[Any, float, list[str], Any]:
     """Preprocess one EDF as ``seizure preprocess`` does; windows in the cache's dtype."""
-    from seizure.io.edf import read_edf, read_edf_header
-    from seizure.preprocessing.montage import get_montage, plan_montage
-    from seizure.preprocessing.pipeline import preprocess_recording, windows_for
+    from seizure.preprocessing.pipeline import preprocess_recording, read_for_montage, windows_for
 
-    header = read_edf_header(path)
-    plan = plan_montage(get_montage(config.montage), header.labels, config.fill_missing)
-    recording = read_edf(path, channels=[header.labels[i] for i in plan.sources])
+    recording, header = read_for_montage(path, config)
     duration = float(recording.duration_s)
     warnings = list(recording.warnings)
-    pre = preprocess_recording(recording, config)
+    pre = preprocess_recording(recording, config, release=True)
     del recording
     warnings += list(pre.warnings)
     windows = windows_for(pre, config)
@@ -136,27 +132,34 @@ def _windows_of(path: Path, config: Any) -> tuple[Any, float, list[str], Any]:
         raise ValueError(
             f"recording lasts {duration:.3f} s, shorter than one window ({config.window_seconds} s)"
         )
-    # The model was trained on windows stored in the cache's dtype: round them the same way.
+    # The model was trained on windows stored in the cache's dtype: cast them the same way.
     return _StoredWindows(windows, config.storage_dtype), duration, warnings, header.start_time
 
 
 class _StoredWindows:
-    """Windows as the cache would store them: each slice cast to the storage dtype.
+    """Windows as the cache would store them: each slice cast (and clipped) to the storage
+    dtype by :func:`seizure.preprocessing.cache.to_storage`.
 
     Raw windows are computed a slice at a time (:class:`~seizure.preprocessing.pipeline.
     RawWindows`), so a long recording's windows are never all in memory at once.
+    ``clipped`` counts the values clipped to the float16 range so far.
     """
 
     def __init__(self, windows: Any, dtype: str) -> None:
         self.windows = windows
-        self.dtype = np.dtype(dtype)
+        self.dtype = dtype
         self.shape = tuple(windows.shape)
+        self.clipped = 0
 
     def __len__(self) -> int:
         return self.shape[0]
 
     def __getitem__(self, index: slice) -> np.ndarray:
-        return np.asarray(self.windows[index]).astype(self.dtype, copy=False)
+        from seizure.preprocessing.cache import to_storage
+
+        out, clipped = to_storage(self.windows[index], self.dtype)
+        self.clipped += clipped
+        return out
 
 
 def detect(
@@ -262,6 +265,11 @@ def detect(
             continue
         res.duration_s, res.n_windows, res.warnings = duration, len(windows), warnings
         probs = predictor.predict_one(windows)
+        if windows.clipped:
+            res.warnings.append(
+                f"{path}: {windows.clipped} values beyond +-65504 were clipped to the float16 "
+                "range the model was trained on"
+            )
         res.events = postprocess(
             probs,
             threshold=ev.threshold,

@@ -349,6 +349,35 @@ def is_done(root: str | Path, recording_id: str, source: str | Path, fingerprint
     )
 
 
+def to_storage(chunk: np.ndarray, dtype: str) -> tuple[np.ndarray, int]:
+    """Cast windows to the cache's storage dtype exactly as the cache writer does.
+
+    float16 holds +-65,504 at most: larger values (a 150 mV artifact, a disconnected
+    electrode) are clipped to that range rather than becoming inf, which would turn the
+    model's output for the whole sequence into NaN.
+
+    Parameters
+    ----------
+    chunk : array_like, shape (n_windows, ...)
+        Windows in microvolts (or LFCC features).
+    dtype : {'float16', 'float32'}
+        The storage dtype (``PreprocessConfig.storage_dtype``).
+
+    Returns
+    -------
+    (ndarray, int)
+        The windows in ``dtype`` and the number of values clipped.
+    """
+    chunk = np.asarray(chunk)
+    clipped = 0
+    if dtype == "float16" and chunk.size:
+        over = np.abs(chunk) > _FLOAT16_MAX
+        if over.any():
+            clipped = int(over.sum())
+            chunk = np.clip(chunk, -_FLOAT16_MAX, _FLOAT16_MAX)
+    return chunk.astype(np.dtype(dtype), copy=False), clipped
+
+
 def _write_npy(path: Path, array: np.ndarray, dtype: str) -> int:
     """Write ``array`` as ``.npy`` in ``dtype`` under a temporary name, then rename it.
 
@@ -360,12 +389,8 @@ def _write_npy(path: Path, array: np.ndarray, dtype: str) -> int:
     try:
         out = np.lib.format.open_memmap(tmp, mode="w+", dtype=np.dtype(dtype), shape=array.shape)
         for start in range(0, len(array), _CHUNK_WINDOWS):
-            chunk = np.asarray(array[start : start + _CHUNK_WINDOWS])
-            if dtype == "float16" and chunk.size:
-                over = np.abs(chunk) > _FLOAT16_MAX
-                if over.any():
-                    clipped += int(over.sum())
-                    chunk = np.clip(chunk, -_FLOAT16_MAX, _FLOAT16_MAX)
+            chunk, n_clipped = to_storage(array[start : start + _CHUNK_WINDOWS], dtype)
+            clipped += n_clipped
             out[start : start + len(chunk)] = chunk
         out.flush()
         del out
