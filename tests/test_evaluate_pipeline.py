@@ -258,6 +258,32 @@ def test_reuse_probs_skips_the_model_and_other_postprocessing_rescoring(evaluate
     assert again.scores["ovlp"]["sensitivity"] == 1.0
 
 
+def test_reuse_probs_refuses_probabilities_made_with_other_inference_settings(evaluated, tmp_path):
+    # probabilities computed with another sequence length are not reused: the model reruns
+    root, cache, ckpt, _ = evaluated
+    import shutil
+
+    out = tmp_path / "out"
+    shutil.copytree(root / "out" / "probs", out / "probs")
+    calls = []
+
+    def counting_factory(*args):
+        calls.append(args)
+        return power_factory(*args)
+
+    again = evaluate(
+        ckpt,
+        cache,
+        out,
+        device="cpu",
+        reuse_probs=True,
+        overrides=["evaluate.sweep_points=3", "evaluate.sequence_windows=4"],
+        model_factory=counting_factory,
+    )
+    assert calls, "the model must run again"
+    assert again.inference_seconds > 0.0
+
+
 def test_select_threshold_at_budget(evaluated, tmp_path):
     root, cache, ckpt, _ = evaluated
     import shutil

@@ -307,10 +307,25 @@ def _save_array(path: Path, array: np.ndarray) -> None:
         np.save(handle, array, allow_pickle=False)
 
 
+def _inference_settings(config: Config) -> dict[str, Any]:
+    """The settings that change the probabilities (recorded in ``probs/index.json``)."""
+    ev = config.evaluate
+    return {
+        "sequence_windows": ev.sequence_windows or config.train.sequence_windows,
+        "context_windows": ev.context_windows,
+        "amp": ev.amp,
+    }
+
+
 def _load_probs(
-    probs_dir: Path, records: Sequence[Any], sha: str, cache_fingerprint: str
+    probs_dir: Path,
+    records: Sequence[Any],
+    sha: str,
+    cache_fingerprint: str,
+    settings: Mapping[str, Any],
 ) -> dict[str, np.ndarray] | None:
-    """Saved probabilities when they match this checkpoint, cache and split; else None."""
+    """Saved probabilities when they match this checkpoint, cache, split and inference
+    settings (sequence length, context, bf16); else None."""
     index_path = probs_dir / "index.json"
     if not index_path.is_file():
         return None
@@ -319,6 +334,8 @@ def _load_probs(
     except (OSError, ValueError):
         return None
     if index.get("checkpoint_sha256") != sha or index.get("cache_fingerprint") != cache_fingerprint:
+        return None
+    if any(index.get(key) != value for key, value in settings.items()):
         return None
     listed = index.get("recordings", {})
     out = {}
@@ -430,7 +447,11 @@ def evaluate(
         early[rid] = events_at(ev.threshold, rid, p)
         write_hypotheses(out / "hyp", {rid: early[rid]}, durations, workers=1)
 
-    probs = _load_probs(out / "probs", records, sha, cache.fingerprint) if reuse_probs else None
+    probs = (
+        _load_probs(out / "probs", records, sha, cache.fingerprint, _inference_settings(config))
+        if reuse_probs
+        else None
+    )
     inference_seconds = 0.0
     if probs is not None:
         say(f"reusing probabilities in {out / 'probs'}")
@@ -673,8 +694,7 @@ def _run_model(
         "cache_fingerprint": cache.fingerprint,
         "window_seconds": cache.window_seconds,
         "stride_seconds": cache.stride_seconds,
-        "sequence_windows": seq,
-        "context_windows": ev.context_windows,
+        **_inference_settings(config),
         "recordings": {
             r.recording_id: {
                 "file": f"{_file_stem(r.recording_id)}.npy",
