@@ -11,7 +11,7 @@ on them) and times:
 * ours: :func:`seizure.evaluation.evaluate.infer_records` as ``seizure evaluate`` runs it
   (the ``stream`` pipeline: reader threads filling a ring of pinned buffers, side-stream
   copies, bf16 autocast and a compiled encoder on CUDA), each recording's probabilities
-  saved, post-processed and written as ``.csv_bi``/``.tsv`` by writer threads while
+  saved, post-processed and written as ``.csv_bi``/``.tsv`` by writer processes while
   inference goes on. If the ``stream`` pipeline fails, the error is printed and the
   previous implementation (``--pipeline simple``) is timed instead;
 * where the time went (:class:`seizure.evaluation.inference.InferenceStats`: waiting for
@@ -105,25 +105,25 @@ def build_cache(root: Path, n_recordings: int, n_windows: int, distinct: int, se
 
 def run_ours(predictor, cache, records, out: Path, threshold: float) -> tuple[float, dict]:
     """What ``seizure evaluate`` does with a fixed threshold: each recording's probabilities
-    are saved, post-processed and written as hypothesis files by writer threads as soon as
-    the recording is complete."""
-    from seizure.evaluation.evaluate import infer_records, write_hypotheses
-    from seizure.evaluation.postprocess import postprocess
+    are saved, post-processed and written as hypothesis files by writer processes as soon as
+    the recording is complete, and its events come back to this process."""
+    from seizure.evaluation.evaluate import infer_records
+    from seizure.evaluation.hypotheses import HypothesisWriter, PostprocessParams
 
-    durations = {r.recording_id: r.duration_s for r in records}
-
-    def write(rid: str, p: np.ndarray) -> None:
-        events = postprocess(
-            p,
-            threshold=threshold,
-            window_seconds=cache.window_seconds,
-            stride_seconds=cache.stride_seconds,
-            duration_s=durations[rid],
-        )
-        write_hypotheses(out / "hyp", {rid: events}, durations, workers=1)
-
+    writer = HypothesisWriter(
+        str(out / "hyp"),
+        PostprocessParams(threshold, cache.window_seconds, cache.stride_seconds),
+    )
+    events = {}
     t0 = time.perf_counter()
-    probs = infer_records(predictor, cache, records, out / "probs", on_recording=write)
+    probs = infer_records(
+        predictor,
+        cache,
+        records,
+        out / "probs",
+        hypotheses=writer,
+        on_hypotheses=events.__setitem__,
+    )
     return time.perf_counter() - t0, probs
 
 

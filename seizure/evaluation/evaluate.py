@@ -31,7 +31,7 @@ from __future__ import annotations
 import hashlib
 import json
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -48,6 +48,12 @@ from seizure.evaluation.curve import (
     operating_points,
     plot_curve,
     write_curve_csv,
+)
+from seizure.evaluation.hypotheses import (
+    EventArrays,
+    HypothesisWriter,
+    PostprocessParams,
+    events_from_arrays,
 )
 from seizure.evaluation.postprocess import (
     postprocess,
@@ -431,7 +437,7 @@ def evaluate(
     # ---- probabilities (once); with a fixed threshold the hypothesis files are written
     # as each recording completes, overlapping inference
     kwargs = postprocess_config_kwargs(ev)
-    early: dict[str, list[Event]] = {}
+    early: dict[str, EventArrays] = {}
 
     def events_at(threshold: float, rid: str, p: np.ndarray) -> list[Event]:
         return postprocess(
@@ -443,9 +449,16 @@ def evaluate(
             **kwargs,
         )
 
-    def write_early(rid: str, p: np.ndarray) -> None:
-        early[rid] = events_at(ev.threshold, rid, p)
-        write_hypotheses(out / "hyp", {rid: early[rid]}, durations, workers=1)
+    # written by the writer processes of infer_records (same files as write_hypotheses)
+    early_writer = HypothesisWriter(
+        str(out / "hyp"),
+        PostprocessParams(
+            threshold=ev.threshold,
+            window_seconds=cache.window_seconds,
+            stride_seconds=cache.stride_seconds,
+            **kwargs,
+        ),
+    )
 
     probs = (
         _load_probs(out / "probs", records, sha, cache.fingerprint, _inference_settings(config))
@@ -467,7 +480,8 @@ def evaluate(
             device,
             model_factory,
             say,
-            on_recording=write_early if ev.select_fa_per_24h is None else None,
+            hypotheses=early_writer if ev.select_fa_per_24h is None else None,
+            on_hypotheses=early.__setitem__,
         )
     n_windows = int(sum(len(p) for p in probs.values()))
 
@@ -503,7 +517,8 @@ def evaluate(
             how = f"OVLP operating point at {ev.select_fa_per_24h:g} FA/24h"
         config = replace(config, evaluate=replace(ev, threshold=threshold))
     if len(early) == len(ids) and threshold == ev.threshold:
-        events = {rid: early[rid] for rid in ids}  # already written during inference
+        # already written during inference
+        events = {rid: events_from_arrays(early[rid]) for rid in ids}
     else:
         events = {rid: events_at(threshold, rid, probs[rid]) for rid in ids}
         write_hypotheses(out / "hyp", events, durations)
@@ -575,6 +590,9 @@ def infer_records(
     progress: Callable[[int], None] | None = None,
     writers: int = 8,
     on_recording: Callable[[str, np.ndarray], None] | None = None,
+    hypotheses: HypothesisWriter | None = None,
+    on_hypotheses: Callable[[str, EventArrays], None] | None = None,
+    writer_processes: bool | None = None,
 ) -> dict[str, np.ndarray]:
     """Probabilities of every window of ``records``, saved as ``probs_dir/<id>.npy``.
 
@@ -589,11 +607,25 @@ def infer_records(
     progress : callable, optional
         Called with the number of windows of each finished batch.
     writers : int
-        Background threads that save files (and run ``on_recording``) as soon as a
-        recording is complete, so that writing overlaps inference.
+        Background workers that save files (and write the hypotheses, and run
+        ``on_recording``) as soon as a recording is complete, so that writing overlaps
+        inference.
     on_recording : callable, optional
-        ``on_recording(recording_id, probs)``, run in a writer thread for every recording
-        (e.g. post-process and write its hypothesis files).
+        ``on_recording(recording_id, probs)``, run in a writer *thread* for every recording
+        (an arbitrary callable: the writers are then threads of this process).
+    hypotheses : HypothesisWriter, optional
+        Post-processes each recording and writes its ``.csv_bi``/``.tsv`` files
+        (:mod:`seizure.evaluation.hypotheses`), in a writer.
+    on_hypotheses : callable, optional
+        ``on_hypotheses(recording_id, events)`` with the events ``hypotheses`` wrote
+        (:data:`~seizure.evaluation.hypotheses.EventArrays`), called in this thread after
+        the last recording, in the order of ``records``.
+    writer_processes : bool, optional
+        Writers are worker processes (:class:`~seizure.evaluation.hypotheses.WriterProcesses`,
+        started on first use and kept for later calls) rather than threads, so that their
+        Python does not take the GIL from the inference threads. None (default): processes
+        unless ``on_recording`` is given. A worker that cannot start or dies is replaced by
+        writing in this process.
 
     Returns
     -------
@@ -601,39 +633,113 @@ def infer_records(
 
     Notes
     -----
-    The writers' time is added to ``predictor.stats`` (``write_s``: summed over the writer
-    threads; ``write_tail_s``: waited for them after the last recording was predicted).
+    The writers' time is added to ``predictor.stats`` (``write_s``: summed over the writers;
+    ``write_tail_s``: waited for them after the last recording was predicted).
     """
     import concurrent.futures
+
+    from seizure.evaluation.hypotheses import finish_recording
 
     folder = None if probs_dir is None else Path(probs_dir)
     if folder is not None:
         folder.mkdir(parents=True, exist_ok=True)
+    if hypotheses is not None:
+        Path(hypotheses.folder).mkdir(parents=True, exist_ok=True)
+    durations = {r.recording_id: float(r.duration_s) for r in records}
+    if writer_processes is None:
+        writer_processes = on_recording is None
+    if on_recording is not None and writer_processes:
+        raise ValueError("on_recording runs in writer threads: use writer_processes=False")
 
-    def finish(rid: str, p: np.ndarray) -> float:
-        t0 = time.perf_counter()
-        if folder is not None:
-            _save_array(folder / f"{_file_stem(rid)}.npy", p)
+    def job(rid: str, p: np.ndarray) -> tuple:
+        stem = _file_stem(rid)
+        path = None if folder is None else str(folder / f"{stem}.npy")
+        return (path, hypotheses, rid, stem, durations[rid], p)
+
+    def finish_thread(rid: str, p: np.ndarray) -> tuple[float, EventArrays | None]:
+        seconds, arrays = finish_recording(*job(rid, p))
         if on_recording is not None:
+            t0 = time.perf_counter()
             on_recording(rid, p)
-        return time.perf_counter() - t0
+            seconds += time.perf_counter() - t0
+        return seconds, arrays
 
     out: dict[str, np.ndarray] = {}
-    stream = ((r.recording_id, cache.windows(r.recording_id)) for r in records)
-    with concurrent.futures.ThreadPoolExecutor(
-        max_workers=max(1, writers), thread_name_prefix="seizure-writer"
-    ) as pool:
-        futures = []
+    pending: list[tuple[str, Any]] = []
+    # the windows are opened (np.load of a memory map, ~75 us each) by a helper thread a
+    # few dozen recordings ahead, while the main thread waits for the readers or the device
+    opener = concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="seizure-opener")
+    stream = _opened_ahead(cache, [r.recording_id for r in records], opener)
+    pool = _WriterPool(max(1, writers), processes=bool(writer_processes), work=finish_thread)
+    try:
         for rid, p in predictor.predict(stream, progress=progress):
             out[rid] = p
-            futures.append(pool.submit(finish, rid, p))
+            pending.append((rid, pool.submit(job(rid, p), rid, p)))
         t0 = time.perf_counter()
-        seconds = [future.result() for future in futures]  # re-raises a failed write
+        results = [(rid, future.result()) for rid, future in pending]  # re-raises a failure
         tail = time.perf_counter() - t0
+    finally:
+        opener.shutdown(wait=True, cancel_futures=True)
+        pool.shutdown([future for _, future in pending])
     stats = getattr(predictor, "stats", None)
     if stats is not None and hasattr(stats, "write_s"):
-        stats.write_s, stats.write_tail_s = float(sum(seconds)), tail
+        stats.write_s, stats.write_tail_s = float(sum(r[0] for _, r in results)), tail
+    if on_hypotheses is not None and hypotheses is not None:
+        for rid, (_, arrays) in results:
+            on_hypotheses(rid, arrays)
     return out
+
+
+def _opened_ahead(
+    cache: Any, ids: Sequence[str], pool: Any, ahead: int = 32
+) -> Iterator[tuple[str, np.ndarray]]:
+    """``(id, cache.windows(id))`` in order, each opened in ``pool`` up to ``ahead`` early."""
+    import collections
+
+    queued: collections.deque = collections.deque()
+    todo = iter(ids)
+    for rid in todo:
+        queued.append((rid, pool.submit(cache.windows, rid)))
+        if len(queued) >= ahead:
+            break
+    while queued:
+        rid, future = queued.popleft()
+        following = next(todo, None)
+        if following is not None:
+            queued.append((following, pool.submit(cache.windows, following)))
+        yield rid, future.result()
+
+
+class _WriterPool:
+    """Writers of :func:`infer_records`: this process's
+    :class:`~seizure.evaluation.hypotheses.WriterProcesses` (kept between calls), or threads
+    running ``work``."""
+
+    def __init__(self, workers: int, processes: bool, work: Callable[..., Any]) -> None:
+        import concurrent.futures
+
+        from seizure.evaluation.hypotheses import shared_writer_processes
+
+        self.work = work
+        self.processes = processes
+        if processes:
+            self.pool: Any = shared_writer_processes(workers)
+        else:
+            self.pool = concurrent.futures.ThreadPoolExecutor(
+                max_workers=workers, thread_name_prefix="seizure-writer"
+            )
+
+    def submit(self, job: tuple, rid: str, p: np.ndarray) -> Any:
+        if self.processes:
+            return self.pool.submit(job)
+        return self.pool.submit(self.work, rid, p)
+
+    def shutdown(self, futures: Sequence[Any] = ()) -> None:
+        if not self.processes:
+            self.pool.shutdown(wait=True, cancel_futures=True)
+            return
+        for future in futures:  # the shared pool goes on: drop what an error left queued
+            future.cancel()
 
 
 def _run_model(
@@ -647,7 +753,8 @@ def _run_model(
     device: str,
     model_factory: Callable[..., Any] | None,
     say: Callable[[str], None],
-    on_recording: Callable[[str, np.ndarray], None] | None = None,
+    hypotheses: HypothesisWriter | None = None,
+    on_hypotheses: Callable[[str, EventArrays], None] | None = None,
 ) -> tuple[dict[str, np.ndarray], float]:
     """Run the model over ``records``; save and return their probabilities."""
     from seizure.evaluation.inference import Predictor, resolve_device
@@ -684,7 +791,13 @@ def _run_model(
     t0 = time.perf_counter()
     with progress(total=total, desc="inference", unit="win") as bar:
         out = infer_records(
-            predictor, cache, records, probs_dir, progress=bar.update, on_recording=on_recording
+            predictor,
+            cache,
+            records,
+            probs_dir,
+            progress=bar.update,
+            hypotheses=hypotheses,
+            on_hypotheses=on_hypotheses,
         )
     seconds = time.perf_counter() - t0
     index = {

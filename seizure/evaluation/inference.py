@@ -316,12 +316,12 @@ class InferenceStats:
         Main thread: putting probabilities into their recordings.
     consumer_s : float
         Time the caller of :meth:`Predictor.predict` spent between results (e.g. handing
-        recordings to writer threads).
+        recordings to the writers).
     write_s : float
-        Writer threads: saving, post-processing and writing files (summed; filled by
-        :func:`seizure.evaluation.evaluate.infer_records`).
+        Writers (processes or threads): saving, post-processing and writing files (summed,
+        as the writers measured them; filled by :func:`seizure.evaluation.evaluate.infer_records`).
     write_tail_s : float
-        After the last result: waiting for the writer threads (``infer_records``).
+        After the last result: waiting for the writers (``infer_records``).
     """
 
     pipeline: str = ""
@@ -378,7 +378,7 @@ class InferenceStats:
             part("wait for output", self.wait_output_s, "  (main thread idle: device busy)"),
             part("scatter", self.scatter_s),
             part("consumer", self.consumer_s),
-            part("post+write (sum)", self.write_s, "  (writer threads)"),
+            part("post+write (sum)", self.write_s, "  (writers, summed)"),
             part("write tail", self.write_tail_s, "  (after the last batch)"),
         ]
         return "\n".join(lines)
