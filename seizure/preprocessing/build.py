@@ -197,16 +197,12 @@ def process_entry(
 
 
 def _pool_context():
-    import multiprocessing
+    from seizure.utils.pool import pool_context
 
-    # forkserver/spawn: workers do not inherit the parent's threads or open files.
-    # The forkserver imports the heavy modules once; each worker is forked from it.
-    methods = multiprocessing.get_all_start_methods()
-    if "forkserver" not in methods:  # pragma: no cover (Windows)
-        return multiprocessing.get_context("spawn")
-    context = multiprocessing.get_context("forkserver")
-    context.set_forkserver_preload(list(_WORKER_MODULES))
-    return context
+    # forkserver: workers do not inherit the parent's threads or open files. The server
+    # imports the heavy modules once (each worker is forked from it) and sets the workers'
+    # environment (idle BLAS threads sleep instead of spinning): see seizure.utils.pool.
+    return pool_context(_WORKER_MODULES)
 
 
 _WORKER_MODULES = (

@@ -135,6 +135,18 @@ def write_recording(out_dir: Path, rec: GeneratedRecording) -> Path:
     return path
 
 
+#: Imported once by the worker pool's server (see :func:`seizure.utils.pool.pool_context`).
+_WORKER_MODULES = (
+    "scipy.fft",
+    "scipy.signal",
+    "scipy.ndimage",
+    "edfio",
+    "seizure.io.annotations",
+    "seizure.utils.fsio",
+    "seizure.synth.corpus",
+)
+
+
 def _work(out_dir: str, spec: RecordingSpec, config: SynthConfig) -> tuple[int, float]:
     write_recording(Path(out_dir), generate_recording(spec, config))
     return spec.index, float(spec.duration_s)
@@ -267,9 +279,11 @@ def synthesize(
                 if on_recording:
                     on_recording(spec)
         else:
-            import multiprocessing
+            from seizure.utils.pool import pool_context
 
-            ctx = multiprocessing.get_context("spawn")
+            # forkserver workers: imports done once in the server, idle BLAS threads that
+            # sleep instead of spinning on the other workers' cores (seizure.utils.pool)
+            ctx = pool_context(_WORKER_MODULES)
             order = sorted(todo, key=lambda s: -s.duration_s)  # longest first balances load
             with ProcessPoolExecutor(max_workers=jobs, mp_context=ctx) as pool:
                 futures = [pool.submit(_work, str(out), s, config) for s in order]
