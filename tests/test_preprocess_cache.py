@@ -143,6 +143,43 @@ def test_rerun_skips_fresh_and_redoes_stale(corpus: Path, tmp_path: Path):
     assert [r.recording_id for r in third.results if r.status == "done"] == ["aaaaaaab_s001_t000"]
 
 
+def test_moved_patient_corrected_annotation_and_deleted_recording(corpus: Path, tmp_path: Path):
+    # The cache mirrors the corpus: nothing stale may stay in a split.
+    import shutil
+
+    from seizure.io.annotations import write_csv_bi
+
+    build_cache(corpus, tmp_path / "cache", _fast(), progress=False)
+    # patient aaaaaaab moves from train to eval (its EDF untouched)
+    shutil.move(corpus / "edf" / "train" / "aaaaaaab", corpus / "edf" / "eval" / "aaaaaaab")
+    # a corrected annotation for aaaaaaaa_s001_t001 (no seizure before): EDF untouched
+    csv = next(corpus.rglob("aaaaaaaa_s001_t001.csv_bi"))
+    write_csv_bi(csv, [Event(1.0, 3.0)], 6.0)
+    # the dev recording is deleted from the corpus
+    shutil.rmtree(corpus / "edf" / "dev")
+    again = build_cache(corpus, tmp_path / "cache", _fast(), progress=False)
+    redone = sorted(r.recording_id for r in again.results if r.status == "done")
+    assert redone == ["aaaaaaaa_s001_t001", "aaaaaaab_s001_t000"]
+    assert again.removed == ["aaaaaaac_s001_t000"]
+    cache = Cache(tmp_path / "cache")
+    assert [r.recording_id for r in cache.records] == [
+        "aaaaaaaa_s001_t000", "aaaaaaaa_s001_t001", "aaaaaaab_s001_t000"
+    ]  # fmt: skip
+    assert cache.record("aaaaaaab_s001_t000").split == "eval"
+    assert cache.events("aaaaaaaa_s001_t001") == [Event(1.0, 3.0)]
+
+
+def test_split_file_overrides_the_layout(corpus: Path, tmp_path: Path):
+    split_file = tmp_path / "splits.csv"
+    split_file.write_text("patient,split\naaaaaaab,eval\n")
+    args = ["preprocess", str(corpus), str(tmp_path / "cache"), "--split-file", str(split_file)]
+    result = CliRunner().invoke(main, args)
+    assert result.exit_code == 0, result.output
+    cache = Cache(tmp_path / "cache")
+    assert [r.recording_id for r in cache.split("eval")] == ["aaaaaaab_s001_t000"]
+    assert cache.record("aaaaaaaa_s001_t000").split == "train"
+
+
 def test_other_fingerprint_is_refused_unless_force(corpus: Path, tmp_path: Path):
     build_cache(corpus, tmp_path / "cache", _fast(), progress=False)
     other = _fast(sample_rate_hz=250.0)

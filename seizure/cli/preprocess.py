@@ -42,6 +42,13 @@ def _shard(ctx: click.Context, param: click.Parameter, value: str | None) -> tup
     "batch jobs can fill one cache together.",
 )
 @click.option(
+    "--split-file",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    default=None,
+    help="CSV (patient,split) or YAML file assigning patients to train/dev/eval, overriding "
+    "the splits of the corpus layout or of the patient hash.",
+)
+@click.option(
     "--allow-failures",
     is_flag=True,
     help="Exit with status 0 even when some recordings failed (they are still recorded).",
@@ -64,6 +71,7 @@ def command(
     overrides: tuple[str, ...],
     jobs: int,
     shard: tuple[int, int],
+    split_file: Path | None,
     allow_failures: bool,
     force: bool,
     progress: bool | None,
@@ -74,7 +82,9 @@ def command(
     'preprocess' section of the config, e.g. --config configs/preprocess/tcp_lfcc.yaml or
     --set preprocess.montage=double_banana). Recordings already cached from the same file
     with the same settings are skipped, so an interrupted run can simply be started again.
-    A cache made with other settings is refused (use a new directory, or --force).
+    A cache made with other settings is refused (use a new directory, or --force). A
+    recording is reprocessed when its EDF, its annotation file, its path or its split changed,
+    and recordings the corpus no longer lists are removed from the cache.
 
     Recordings that cannot be processed are recorded with the reason in CACHE/failures.json;
     the exit status is 1 when any failed in this run, unless --allow-failures.
@@ -95,6 +105,7 @@ def command(
             shard_count=shard[1],
             force=force,
             progress=progress,
+            split_file=split_file,
         )
     except CacheError as err:
         raise click.ClickException(str(err)) from None
@@ -121,6 +132,12 @@ def command(
         f"{totals['seizure_events']} seizure events), {totals['failed']} failed, "
         f"{totals['warnings']} warnings; see 'seizure info {cache}'"
     )
+    if summary.removed:
+        click.echo(
+            f"Removed {len(summary.removed)} recording(s) the corpus no longer lists: "
+            + ", ".join(summary.removed[:10])
+            + (" ..." if len(summary.removed) > 10 else "")
+        )
     for failure in failures:
         click.echo(f"FAILED {failure.path}: {failure.reason}", err=True)
     if failures and not allow_failures:

@@ -21,6 +21,7 @@ from seizure.io.recording import CorpusEntry
 from seizure.preprocessing.cache import (
     is_done,
     open_or_create,
+    prune,
     rebuild_manifest,
     record_failure,
     source_stat,
@@ -57,11 +58,14 @@ class BuildSummary:
         The rebuilt manifest (whole cache, all shards).
     seconds : float
         Wall time of the run.
+    removed : list of str
+        Recordings removed from the cache because the corpus no longer lists them.
     """
 
     results: list[EntryResult] = field(default_factory=list)
     manifest: dict[str, Any] = field(default_factory=dict)
     seconds: float = 0.0
+    removed: list[str] = field(default_factory=list)
 
     def count(self, status: str) -> int:
         """Number of results with this status."""
@@ -137,7 +141,8 @@ def process_entry(
         config = from_dict(PreprocessConfig, config)
     fp = config_fingerprint(config)
     rid, path = entry.recording_id, str(entry.edf_path)
-    if not force and is_done(cache_dir, rid, entry.edf_path, fp):
+    identity = _identity(entry)
+    if not force and is_done(cache_dir, rid, entry.edf_path, fp, identity):
         return EntryResult(rid, path, "skipped")
     duration = 0.0
     try:
@@ -162,13 +167,10 @@ def process_entry(
         labels = window_labels(events, len(windows), config)
         meta = {
             "recording_id": rid,
-            "patient": entry.patient,
             "session": entry.session,
-            "split": entry.split,
             "corpus": entry.corpus,
-            "source": path,
             "source_stat": stat,
-            "annotation": None if entry.annotation_path is None else str(entry.annotation_path),
+            **identity,  # source, patient, split, annotation and its stat
             "fingerprint": fp,
             "duration_s": duration,
             "montage": config.montage,
@@ -194,6 +196,25 @@ def process_entry(
         reason = _describe(err)
         record_failure(cache_dir, rid, path, reason)
         return EntryResult(rid, path, "failed", duration, reason)
+
+
+def _identity(entry: CorpusEntry) -> dict[str, Any]:
+    """What, besides the EDF's size and mtime, must be unchanged for a cached recording to
+    be fresh: its path, patient and split (a patient moved to another split, or a split file
+    that reassigns it, must not leave it cached in the old split) and its annotation file's
+    path, size and mtime (TUSZ releases correct annotations without touching the EDFs)."""
+    annotation = entry.annotation_path
+    try:
+        annotation_stat = None if annotation is None else source_stat(annotation)
+    except OSError:
+        annotation_stat = None
+    return {
+        "source": str(entry.edf_path),
+        "patient": entry.patient,
+        "split": entry.split,
+        "annotation": None if annotation is None else str(annotation),
+        "annotation_stat": annotation_stat,
+    }
 
 
 def _pool_context():
@@ -226,6 +247,7 @@ def build_cache(
     force: bool = False,
     progress: bool | None = None,
     on_result: Callable[[EntryResult], None] | None = None,
+    split_file: str | Path | None = None,
 ) -> BuildSummary:
     """Preprocess every (missing or stale) recording of a corpus shard into ``cache_dir``.
 
@@ -246,6 +268,12 @@ def build_cache(
         Show a progress bar (None: when stderr is a terminal).
     on_result : callable, optional
         Called with each :class:`EntryResult` as it completes.
+    split_file : path, optional
+        A ``patient,split`` CSV or YAML file overriding the splits of a corpus directory
+        (see :func:`seizure.io.discovery.read_split_file`).
+
+    The cache mirrors the corpus: recordings cached earlier that the corpus no longer lists
+    are removed (``BuildSummary.removed``), so a deleted recording never lingers in a split.
 
     Returns
     -------
@@ -262,13 +290,14 @@ def build_cache(
     if isinstance(corpus, (str, Path)):
         from seizure.io.discovery import discover
 
-        entries = list(discover(Path(corpus)))
+        entries = list(discover(Path(corpus), split_file=split_file))
     else:
         entries = list(corpus)
     mine = shard(entries, shard_index, shard_count)
     cache_dir = Path(cache_dir)
     open_or_create(cache_dir, config, force=force)
     summary = BuildSummary()
+    summary.removed = prune(cache_dir, (e.recording_id for e in entries))
     seen: dict[str, str] = {}
     todo: list[CorpusEntry] = []
     for entry in mine:

@@ -58,9 +58,11 @@ __all__ = [
     "cache_header",
     "is_done",
     "open_or_create",
+    "prune",
     "rebuild_manifest",
     "record_failure",
     "safe_id",
+    "to_storage",
     "write_record",
 ]
 
@@ -330,9 +332,17 @@ def source_stat(path: str | Path) -> dict[str, int]:
     return {"size": st.st_size, "mtime_ns": st.st_mtime_ns}
 
 
-def is_done(root: str | Path, recording_id: str, source: str | Path, fingerprint: str) -> bool:
+def is_done(
+    root: str | Path,
+    recording_id: str,
+    source: str | Path,
+    fingerprint: str,
+    expected: Mapping[str, Any] | None = None,
+) -> bool:
     """True when ``recording_id`` is cached from the same source file (size and mtime) with the
-    same fingerprint, and its arrays are present."""
+    same fingerprint, its arrays are present, and its metadata holds every ``expected`` value
+    (the builder passes the source path, patient, split and the annotation file's path and
+    stat, so a patient moved to another split or a corrected annotation is reprocessed)."""
     root = Path(root)
     meta_path = _meta_path(root, recording_id)
     try:
@@ -346,7 +356,39 @@ def is_done(root: str | Path, recording_id: str, source: str | Path, fingerprint
         and meta.get("source_stat") == stat
         and _windows_path(root, recording_id).is_file()
         and _labels_path(root, recording_id).is_file()
+        and all(meta.get(key) == value for key, value in (expected or {}).items())
     )
+
+
+def prune(root: str | Path, keep: Iterable[str]) -> list[str]:
+    """Remove the recordings (and recorded failures) whose id is not in ``keep``.
+
+    A cache mirrors one corpus: a recording deleted from the corpus must not stay in a split.
+    The metadata file goes first, so an interrupted prune leaves nothing that looks cached.
+
+    Returns
+    -------
+    list of str
+        The ids removed, sorted.
+    """
+    root = Path(root)
+    keep_safe = {safe_id(k) for k in keep}
+    removed: set[str] = set()
+    for folder in (_records_dir(root), _failed_dir(root)):
+        if not folder.is_dir():
+            continue
+        for path in sorted(folder.glob("*.json")):
+            if path.stem in keep_safe:
+                continue
+            try:
+                rid = _read_json(path).get("recording_id", path.stem)
+            except (OSError, ValueError):
+                rid = path.stem
+            for stale in (path, folder / f"{path.stem}.npy", folder / f"{path.stem}.labels.npy"):
+                with contextlib.suppress(FileNotFoundError):
+                    stale.unlink()
+            removed.add(str(rid))
+    return sorted(removed)
 
 
 def to_storage(chunk: np.ndarray, dtype: str) -> tuple[np.ndarray, int]:
