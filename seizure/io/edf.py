@@ -1,9 +1,9 @@
 """Reading EDF, EDF+ and BDF recordings into :class:`~seizure.io.recording.Recording`.
 
 The header (256 bytes plus 256 per signal, ASCII fields) is parsed and validated here before
-the signal data is handed to ``edfio`` (the fastest reader measured: 353 MB/s against
-pyedflib's 97 MB/s), so that bad files fail with a specific :class:`InputFileError` naming
-the file and what is wrong.
+the signal data is handed to ``edfio`` (the fastest reader measured here, several times
+pyedflib's speed: ``benchmarks/bench_edf.py`` prints both), so that bad files fail with a
+specific :class:`InputFileError` naming the file and what is wrong.
 
 Size policy (the header's record count against the file size):
 
