@@ -169,6 +169,15 @@ def test_moved_patient_corrected_annotation_and_deleted_recording(corpus: Path, 
     assert cache.events("aaaaaaaa_s001_t001") == [Event(1.0, 3.0)]
 
 
+def test_same_corpus_by_another_path_is_still_fresh(
+    corpus: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+):
+    monkeypatch.chdir(corpus.parent)
+    build_cache(Path(corpus.name), tmp_path / "cache", _fast(), progress=False)
+    again = build_cache(corpus.resolve(), tmp_path / "cache", _fast(), progress=False)
+    assert again.count("skipped") == 4 and again.count("done") == 0 and again.removed == []
+
+
 def test_split_file_overrides_the_layout(corpus: Path, tmp_path: Path):
     split_file = tmp_path / "splits.csv"
     split_file.write_text("patient,split\naaaaaaab,eval\n")

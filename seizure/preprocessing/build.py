@@ -208,11 +208,13 @@ def _identity(entry: CorpusEntry) -> dict[str, Any]:
         annotation_stat = None if annotation is None else source_stat(annotation)
     except OSError:
         annotation_stat = None
+    # absolute paths: the same corpus named as ./corpus or /data/corpus (or from another
+    # working directory, as batch jobs may be) is the same corpus
     return {
-        "source": str(entry.edf_path),
+        "source": str(Path(entry.edf_path).resolve()),
         "patient": entry.patient,
         "split": entry.split,
-        "annotation": None if annotation is None else str(annotation),
+        "annotation": None if annotation is None else str(Path(annotation).resolve()),
         "annotation_stat": annotation_stat,
     }
 
