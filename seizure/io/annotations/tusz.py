@@ -11,7 +11,7 @@ from __future__ import annotations
 import ast
 import math
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from pathlib import Path
 
 from seizure.io.events import TERM, Annotation, Event
@@ -253,6 +253,27 @@ def write_csv(
 # --------------------------------------------------------------------------------------------
 
 
+def _versioned_lines(path: Path, text: str, kind: str) -> Iterator[tuple[int, str]]:
+    """Non-blank, non-comment lines after the ``version = <kind>_v1.0.0`` line, numbered
+    from 1; a content line before it, or no version line at all, is an error naming the file
+    (and the line)."""
+    seen_version = False
+    for line_no, raw_line in enumerate(text.splitlines(), start=1):
+        line = raw_line.strip()
+        if not line or line.startswith("#"):
+            continue
+        if line.lower().startswith("version"):
+            seen_version = True
+            continue
+        if not seen_version:
+            raise InputFileError(
+                path, f"line {line_no}: expected 'version = {kind}_v1.0.0' first, got {line!r}"
+            )
+        yield line_no, line
+    if not seen_version:
+        raise InputFileError(path, f"no 'version = {kind}_v1.0.0' line: not a TUSZ {kind} file")
+
+
 def read_tse(path: str | Path, label_map: Mapping[str, str] | None = None) -> Annotation:
     """Read a TUSZ ``.tse`` or ``.tse_bi`` file (term-level events, TUSZ up to v1.5).
 
@@ -270,18 +291,7 @@ def read_tse(path: str | Path, label_map: Mapping[str, str] | None = None) -> An
     text = read_text(path)
     events: list[Event] = []
     warnings: list[str] = []
-    seen_version = False
-    for line_no, raw_line in enumerate(text.splitlines(), start=1):
-        line = raw_line.strip()
-        if not line or line.startswith("#"):
-            continue
-        if line.lower().startswith("version"):
-            seen_version = True
-            continue
-        if not seen_version:
-            raise InputFileError(
-                path, f"line {line_no}: expected 'version = tse_v1.0.0' first, got {line!r}"
-            )
+    for line_no, line in _versioned_lines(path, text, "tse"):
         fields = line.split()
         if len(fields) not in (3, 4):
             raise InputFileError(
@@ -294,8 +304,6 @@ def read_tse(path: str | Path, label_map: Mapping[str, str] | None = None) -> An
         label = normalize_annotation_label(fields[2], label_map, path, line_no)
         conf = parse_confidence(fields[3], path, line_no) if len(fields) == 4 else 1.0
         events.append(Event(start, stop, label, TERM, conf))
-    if not seen_version:
-        raise InputFileError(path, "no 'version = tse_v1.0.0' line: not a TUSZ tse file")
     duration = max((e.stop for e in events), default=None)
     return Annotation(events=events, duration=duration, source=path, warnings=warnings)
 
@@ -333,18 +341,7 @@ def read_lbl(path: str | Path, label_map: Mapping[str, str] | None = None) -> An
     symbols: dict[int, dict[int, str]] = {}
     events: list[Event] = []
     warnings: list[str] = []
-    seen_version = False
-    for line_no, raw_line in enumerate(text.splitlines(), start=1):
-        line = raw_line.strip()
-        if not line or line.startswith("#"):
-            continue
-        if line.lower().startswith("version"):
-            seen_version = True
-            continue
-        if not seen_version:
-            raise InputFileError(
-                path, f"line {line_no}: expected 'version = lbl_v1.0.0' first, got {line!r}"
-            )
+    for line_no, line in _versioned_lines(path, text, "lbl"):
         if line.startswith("montage"):
             m = _MONTAGE_RE.match(line)
             if not m:
@@ -367,8 +364,6 @@ def read_lbl(path: str | Path, label_map: Mapping[str, str] | None = None) -> An
         if line.startswith(("number_of_levels", "level[")):
             continue
         raise InputFileError(path, f"line {line_no}: unrecognised line {line!r}")
-    if not seen_version:
-        raise InputFileError(path, "no 'version = lbl_v1.0.0' line: not a TUSZ lbl file")
     duration = max((e.stop for e in events), default=None)
     return Annotation(events=events, duration=duration, source=path, warnings=warnings)
 
