@@ -302,3 +302,18 @@ def test_cuda_bf16_with_recurrent_dropout_and_compiled_encoder(cell):
     (y.float().square().mean() + regularization_loss(model, cfg)).backward()
     assert all(torch.isfinite(p.grad).all() for p in trainable_parameters(model))
     assert set(model.state_dict()) == set(build_model(cfg, (22, 256)).state_dict())
+
+
+def test_logits_are_float32_under_bf16_autocast():
+    # bf16 logits quantise probabilities into few distinct values (ties in the threshold sweep)
+    import torch
+
+    from seizure.config import load_config
+    from seizure.models.registry import build_model
+
+    torch.manual_seed(0)
+    model = build_model(load_config().model, (22, 64)).eval()
+    x = torch.randn(2, 5, 22, 64) * 50
+    with torch.inference_mode(), torch.autocast("cpu", dtype=torch.bfloat16):
+        out = model(x)
+    assert out.dtype == torch.float32

@@ -118,7 +118,11 @@ class SeizureDetector(nn.Module):
         f = self.feature_dropout(self.features(x))
         if self.rnn is not None:
             f = self.rnn(f)
-        out = self.head(self.head_dropout(f))
+        # The head runs in float32 even under bf16 autocast: bf16 logits have a step of 2**-5
+        # near |logit| 5, which turned 13,470 demo probabilities into 604 distinct values and
+        # coarsened the threshold sweep. It is one small matrix product.
+        with torch.autocast(device_type=f.device.type, enabled=False):
+            out = self.head(self.head_dropout(f).float())
         return out.squeeze(-1) if self.n_classes == 1 else out
 
 
