@@ -7,6 +7,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
 import torch
 from click.testing import CliRunner
 
@@ -51,7 +52,8 @@ def test_timescale_json_fresh_model():
 def test_timescale_json_minimal_and_esn_configs():
     report = _json(["--config", str(CONFIGS / "minimal_critical.yaml"), *SMALL])
     assert report["cell"] == "minimal"
-    assert report["chi"] > 0 and report["gate_tau_steps"]["max"] > 100
+    # critical_xi 30: gate bias ln(2 xi - 1), bias-only gate timescale 2 xi - 1 = 59 steps
+    assert report["chi"] > 0 and report["gate_tau_steps"]["max"] == pytest.approx(59, rel=0.01)
     report = _json(["--config", str(CONFIGS / "esn.yaml"), *SMALL])
     assert report["cell"] == "esn" and report["gate_tau_steps"] is None
     assert report["lyapunov_tau_steps"] > 0

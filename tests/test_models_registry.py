@@ -317,3 +317,20 @@ def test_logits_are_float32_under_bf16_autocast():
     with torch.inference_mode(), torch.autocast("cpu", dtype=torch.bfloat16):
         out = model(x)
     assert out.dtype == torch.float32
+
+
+def test_minimal_critical_passes_signal_through_its_layers_at_init():
+    # With the small variance on the input matrix too, 2 layers passed ~1e-7 of the input.
+    import torch
+
+    from seizure.config import load_config
+    from seizure.models.registry import build_model
+
+    torch.manual_seed(0)
+    model = build_model(load_config([CONFIGS[0].parent / "minimal_critical.yaml"]).model, (22, 64))
+    model.eval()
+    x = torch.randn(3, 30, 22, 64) * 50
+    with torch.no_grad():
+        features = model.encoder(x.reshape(-1, 22, 64)).reshape(3, 30, -1)
+        out = model.rnn(features)
+    assert out.std() > 0.01 * features.std()

@@ -322,10 +322,12 @@ class MinimalLayer(_LoopLayer):
     Parameters per direction: ``weight_ih`` = ``W_x (h, in)``, ``bias_ih`` = ``b_z``,
     ``weight_zh`` = ``V (h, h)``, ``weight_hh`` = ``W (h, h)``, ``bias_hh`` = ``b`` (the gate
     bias). ``W_x`` and ``V`` count as ``kernel`` weights. Critical initialization
-    (``kernel/recurrent/bias: critical``): ``W_x, V ~ N(0, v / fan_in)`` with
-    ``v = init.critical_input_variance``, ``W = sigma_w Q`` (``sigma_w = 1`` unless
-    ``init.critical_sigma_w``), ``b = ln(2 xi - 1)`` with ``xi = init.critical_xi`` so that the
-    gate sits at ``u = 1 - 1 / (2 xi)`` and ``-1 / ln E[u^2] ~ xi``.
+    (``kernel/recurrent/bias: critical``): ``W_x ~ N(0, 1 / fan_in)`` (unit gain, so signal
+    survives a stack of layers), ``V ~ N(0, v / fan_in)`` with
+    ``v = init.critical_input_variance`` (the gate stays near its bias), ``W = sigma_w Q``
+    (``sigma_w = 1`` unless ``init.critical_sigma_w``), ``b = ln(2 xi - 1)`` with
+    ``xi = init.critical_xi`` so that the gate sits at ``u = 1 - 1 / (2 xi)`` and
+    ``-1 / ln E[u^2] ~ xi``.
 
     Implementation differences
     --------------------------
@@ -367,7 +369,14 @@ class MinimalLayer(_LoopLayer):
         for cell in self.cells:
             for w in (cell.weight_ih, cell.weight_zh):
                 if init.kernel == "critical":
-                    w.normal_(0.0, math.sqrt(init.critical_input_variance / w.shape[1]))
+                    # Only the gate's input V is kept small (the gate stays at the timescale
+                    # its bias sets). W_x keeps unit gain (N(0, 1 / fan_in)): with the small
+                    # variance too, the latent z and so h shrank ~100x per layer, and a
+                    # 2-layer stack passed ~1e-7 of its input at initialization.
+                    variance = (
+                        init.critical_input_variance if w is cell.weight_zh else 1.0
+                    ) / w.shape[1]
+                    w.normal_(0.0, math.sqrt(variance))
                 else:
                     _weight_init_(w, init.kernel, init.keras_variant, 1, 2.0 / h)
             if init.recurrent == "critical":
