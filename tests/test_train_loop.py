@@ -280,3 +280,27 @@ def test_no_seizures_anywhere_still_trains_and_stops(tmp_path):
     assert (tmp_path / "r" / "best.pt").is_file()
     rows = metric_rows(tmp_path / "r")
     assert rows[0]["window_auroc"] is None and math.isfinite(rows[0]["val_loss"])
+
+
+def test_recordings_shorter_than_a_sequence_are_reported_and_left_out_of_the_balance(
+    cache, tmp_path
+):
+    import re
+
+    T = 60
+    lengths = [len(cache.labels(r.recording_id)) for r in cache.split("train")]
+    short = [n for n in lengths if n < T]
+    assert short and len(short) < len(lengths)  # the fixture has both kinds at T = 60
+    kept = [r.recording_id for r in cache.split("train") if len(cache.labels(r.recording_id)) >= T]
+    n_win = sum(len(cache.labels(r)) for r in kept)
+    n_ictal = sum(int(cache.labels(r).sum()) for r in kept)
+    messages = []
+    cfg = config(f"train.sequence_windows={T}", "train.epochs=1", "train.batch_size=1")
+    run(cfg, cache, tmp_path / "r", log=messages.append)
+    assert any(
+        f"{len(short)} training recording(s) shorter than train.sequence_windows={T}" in m
+        for m in messages
+    )
+    (line,) = [m for m in messages if "pos_weight=" in m]
+    pos_weight = float(re.search(r"pos_weight=([0-9.e+-]+)\)", line).group(1))
+    assert pos_weight == pytest.approx((n_win - n_ictal) / n_ictal, rel=1e-2)

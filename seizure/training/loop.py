@@ -611,7 +611,19 @@ def _train(
             f"no training recording holds train.sequence_windows={T} windows "
             f"(longest: {int(train_data.lengths.max(initial=0))}); lower train.sequence_windows"
         )
-    n_win, n_ictal = train_data.n_windows(), train_data.n_ictal()
+    # Only recordings of at least T windows are cut into training sequences: the class
+    # balance and the log count those windows, and the user is told what is left out.
+    kept = np.flatnonzero(usable)
+    n_win = int(train_data.lengths[kept].sum())
+    n_ictal = int(sum(int(train_data.labels[i].sum()) for i in kept))
+    short = np.flatnonzero(~usable)
+    if len(short):
+        short_ictal = int(sum(int(train_data.labels[i].sum()) for i in short))
+        say(
+            f"note: {len(short)} training recording(s) shorter than train.sequence_windows={T} "
+            f"windows are not trained on ({int(train_data.lengths[short].sum())} windows, "
+            f"{short_ictal} ictal); lower train.sequence_windows to use them"
+        )
     if cfg.imbalance == "pos_weight":
         pos_weight = cfg.pos_weight or (float((n_win - n_ictal) / n_ictal) if n_ictal else 1.0)
     else:
@@ -730,7 +742,7 @@ def _train(
         dev_plan = eval_plan(dev_data, T, eval_bs)
     say(
         f"training on {device} ({info.world_size} process(es)), {precision}, "
-        f"compile={cfg.compile}, feeder={feeder_kind}; train: {len(train_data.ids)} recordings, "
+        f"compile={cfg.compile}, feeder={feeder_kind}; train: {len(kept)} recordings, "
         f"{n_win} windows ({100 * n_ictal / max(1, n_win):.1f}% ictal), "
         f"{steps_per_epoch} steps/epoch of {cfg.batch_size}x{T} windows per process; "
         f"imbalance={cfg.imbalance} (pos_weight={pos_weight:.3g}); dev: {len(dev_data.ids)} "
