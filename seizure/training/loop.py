@@ -611,6 +611,16 @@ def _train(
             f"no training recording holds train.sequence_windows={T} windows "
             f"(longest: {int(train_data.lengths.max(initial=0))}); lower train.sequence_windows"
         )
+    dev_ictal = sum(int(y.sum()) for y in dev_data.labels)
+    dev_total = sum(len(y) for y in dev_data.labels)
+    if dev_total and dev_ictal in (0, dev_total) and metric_name != "val_loss":
+        # a one-class dev split has no AUROC (nor sensitivity at a false-alarm budget): the
+        # metric would be NaN every epoch and best.pt would never move past epoch 1
+        say(
+            f"note: the dev split holds {'no' if dev_ictal == 0 else 'only'} ictal windows, so "
+            f"{metric_name} is undefined; early stopping and best.pt use val_loss instead"
+        )
+        metric_name, mode = "val_loss", M.metric_mode("val_loss")
     # Only recordings of at least T windows are cut into training sequences: the class
     # balance and the log count those windows, and the user is told what is left out.
     kept = np.flatnonzero(usable)
