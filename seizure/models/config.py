@@ -28,10 +28,10 @@ Normalisation layers (``norm``) are never penalised or decayed.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import Literal, get_args
 
 #: Initializers with Keras semantics (fans of the stacked gate matrices).
-KERAS_INITIALIZERS = (
+KerasInit = Literal[
     "orthogonal",
     "lecun_uniform",
     "glorot_uniform",
@@ -42,28 +42,14 @@ KERAS_INITIALIZERS = (
     "random_uniform",
     "truncated_normal",
     "he_uniform",
-)
+]
+KERAS_INITIALIZERS: tuple[str, ...] = get_args(KerasInit)
 
 Part = Literal["conv", "kernel", "recurrent", "bias", "dense"]
 FreezePart = Literal["conv", "norm", "kernel", "recurrent", "bias", "dense"]
 
-WeightInit = Literal[
-    "orthogonal",
-    "lecun_uniform",
-    "glorot_uniform",
-    "glorot_normal",
-    "variance_scaling",
-    "lecun_normal",
-    "he_normal",
-    "random_uniform",
-    "truncated_normal",
-    "he_uniform",
-    "orthogonal_per_gate",
-    "pytorch",
-    "rai",
-    "allen_zhu_li",
-    "critical",
-]
+# a nested Literal is flattened: the Keras names plus the project's own
+WeightInit = Literal[KerasInit, "orthogonal_per_gate", "pytorch", "rai", "allen_zhu_li", "critical"]
 BiasInit = Literal["keras", "zeros", "pytorch", "chrono", "critical"]
 
 
