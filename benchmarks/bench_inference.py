@@ -28,6 +28,7 @@ ratio, the largest probability difference between the two (bf16 vs fp32) and one
 Usage::
 
     python benchmarks/bench_inference.py --device cuda --recordings 500   # H100, < 1 min
+    python benchmarks/bench_inference.py --device cuda --recordings 500 --sweep   # + knobs
     python benchmarks/bench_inference.py --quick            # 2-core CPU: a small workload
 """
 
@@ -165,6 +166,52 @@ def run_baseline(model, cache, records, out: Path, device, batch: int, seq: int,
     return time.perf_counter() - t0, probs
 
 
+#: Variants timed by ``--sweep``: Predictor attributes set before a run, restored after.
+SWEEP = [
+    ("default", {}),
+    ("copy_ahead=1 (copy right before model)", {"copy_ahead": 1}),
+    ("copy_ahead=2", {"copy_ahead": 2}),
+    ("reader_threads=8", {"reader_threads": 8}),
+    ("reader_threads=12", {"reader_threads": 12}),
+    ("prefetch=4", {"prefetch": 4}),
+]
+
+
+def run_sweep(predictor, cache, records, work: Path, total: int) -> list[dict]:
+    """Time each :data:`SWEEP` variant on the same (compiled) predictor."""
+    rows = []
+    for i, (variant, settings) in enumerate(SWEEP):
+        saved = {k: getattr(predictor, k) for k in settings}
+        try:
+            for k, v in settings.items():
+                setattr(predictor, k, v)
+            seconds, _ = run_ours(predictor, cache, records, work / f"sweep{i}", 0.5)
+        finally:
+            for k, v in saved.items():
+                setattr(predictor, k, v)
+        st = predictor.stats
+        rows.append(
+            {
+                "variant": variant,
+                "windows_per_s": round(total / seconds),
+                "wall_s": round(seconds, 4),
+                **{
+                    k: round(getattr(st, k), 4)
+                    for k in (
+                        "device_busy_s",
+                        "h2d_device_s",
+                        "h2d_hidden_s",
+                        "model_device_s",
+                        "launch_s",
+                        "wait_input_s",
+                    )
+                },
+            }
+        )
+        shutil.rmtree(work / f"sweep{i}", ignore_errors=True)
+    return rows
+
+
 class NullModel(torch.nn.Module):
     """Logits 0 for every window: the pipeline without the model (feeding ceiling)."""
 
@@ -213,6 +260,12 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument(
         "--no-ceilings", action="store_true", help="skip the model-only and feed-only passes"
+    )
+    parser.add_argument(
+        "--sweep",
+        action="store_true",
+        help="also time variants of the pipeline's knobs on the same compiled model (copies "
+        "queued ahead or not, reader threads, host buffers): one row each",
     )
     parser.add_argument("--compile", default="auto", choices=["auto", "always", "never"])
     parser.add_argument("--no-amp", action="store_true", help="fp32 on CUDA")
@@ -308,6 +361,7 @@ def main(argv: list[str] | None = None) -> int:
                     print(f"(CUDA synchronize after the failure: {sync_err})", file=sys.stderr)
             predictor, warm_s, ours_s, ours_probs = measure("simple")
         stats = predictor.stats
+        sweep = run_sweep(predictor, cache, records, work, total) if args.sweep else []
         model_rate = feed_rate = None
         if not args.no_ceilings:
             try:
@@ -358,6 +412,19 @@ def main(argv: list[str] | None = None) -> int:
         name = torch.cuda.get_device_name(device) if cuda else f"cpu x{torch.get_num_threads()}"
         print(f"device: {name}; warm-up (compile) {warm_s:.1f} s")
         print(stats.summary())
+        if stats.timeline:
+            print(
+                "device timeline of the first batches (ms): copy start-end, model start-end, done"
+            )
+            for i, row in enumerate(stats.timeline[:8]):
+                print(f"  batch {i}: " + "  ".join(f"{v:9.2f}" for v in row))
+        for row in sweep:
+            print(
+                f"sweep {row['variant']:<40} {row['windows_per_s']:>12,.0f} windows/s  "
+                f"busy {row['device_busy_s']:.3f} s of {row['wall_s']:.3f} s, "
+                f"H2D hidden {row['h2d_hidden_s']:.3f} of {row['h2d_device_s']:.3f} s, "
+                f"launch {row['launch_s']:.3f} s, wait input {row['wait_input_s']:.3f} s"
+            )
         if model_rate is not None:
             print(f"model only (data on the device): {model_rate:,.0f} windows/s")
         if feed_rate is not None:
@@ -402,6 +469,7 @@ def main(argv: list[str] | None = None) -> int:
                     "compiled": args.compile == "always" or (args.compile == "auto" and cuda),
                     "warmup_seconds": round(warm_s, 2),
                     "stages": stats.as_dict(),
+                    "sweep": sweep,
                     "total_seconds": round(time.perf_counter() - t_begin, 1),
                     "torch": torch.__version__,
                 }

@@ -26,11 +26,11 @@ $PY -c "import torch; print('torch', torch.__version__, 'cuda', torch.version.cu
 echo "== GPU tests"
 # torch.compile on some torch releases warns about torch.jit deprecation: not our code.
 timeout 90 $PY -m pytest -q -p no:cacheprovider -W "ignore::DeprecationWarning" \
-  tests/test_train_gpu.py tests/test_models_registry.py -m gpu 2>&1 | tee "$OUT/gpu_tests.log" | tail -15
+  tests/test_train_gpu.py tests/test_evaluate_gpu.py tests/test_models_registry.py -m gpu 2>&1 | tee "$OUT/gpu_tests.log" | tail -15
 
 echo "== training throughput"
 timeout 220 $PY benchmarks/bench_train.py --cache-gb 1 2>&1 | tee "$OUT/bench_train.log" | tail -20
 
 echo "== inference throughput"
-timeout 170 $PY benchmarks/bench_inference.py --device cuda --recordings 500 2>&1 \
-  | tee "$OUT/bench_inference.log" | tail -20
+timeout 170 $PY benchmarks/bench_inference.py --device cuda --recordings 500 --sweep 2>&1 \
+  | tee "$OUT/bench_inference.log" | tail -45

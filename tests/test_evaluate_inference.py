@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+
 import numpy as np
 import pytest
 import torch
@@ -245,3 +247,118 @@ def test_interleaved_predict_calls_do_not_share_buffers(tmp_path):
     out_b += list(b)
     for key, probs in out_a + out_b:
         np.testing.assert_array_equal(probs, expected[key])
+
+
+# ---------------------------------------------------------------- emulated device queues
+# The staged pipeline's ordering (a device buffer is refilled only after its batch was
+# converted, a host buffer only after its copy to the device) checked with the copy and
+# compute queues as threads that run late.
+
+
+class SlowQueues:
+    """EmulatedQueues whose ``copy`` or ``compute`` queue sleeps before each operation."""
+
+    def __init__(self, copy_s: float = 0.0, compute_s: float = 0.0):
+        from seizure.evaluation.streams import EmulatedQueues
+
+        class Queues(EmulatedQueues):
+            def delay(self, queue_name: str) -> None:
+                time.sleep(copy_s if queue_name == "copy" else compute_s)
+
+        self.cls = Queues
+
+
+def _expected_mean_probs(recs):
+    return {k: 1 / (1 + np.exp(-w.astype(np.float32).mean(axis=(1, 2)))) for k, w in recs}
+
+
+@pytest.mark.parametrize("seed,copy_ahead", [(0, 3), (1, 3), (2, 1), (3, 2)])
+def test_staged_pipeline_is_exact_when_the_queues_run_late(tmp_path, monkeypatch, seed, copy_ahead):
+    import seizure.evaluation.inference as inference
+
+    monkeypatch.setattr(inference, "_MIN_TASK_BYTES", 64)
+    rng = np.random.default_rng(seed)
+    lengths = rng.integers(0, 90, size=12).tolist()
+    recs = _recordings(tmp_path, lengths, seed=seed)
+    kw = dict(sequence_windows=6, batch_sequences=2, device="cpu", reader_threads=3)
+    predictor = Predictor(MeanModel(), _staged=0.003, **kw)
+    predictor.copy_ahead = copy_ahead
+    out = dict(predictor.predict(recs))
+    expected = _expected_mean_probs(recs)
+    for key in expected:
+        np.testing.assert_allclose(out[key], expected[key], rtol=1e-5, atol=1e-6)
+    stats = predictor.stats
+    assert stats.windows == sum(lengths)
+    rows = np.asarray(stats.timeline)
+    assert len(rows) == min(stats.batches, 64)
+    # per batch: copy start <= copy end <= model start <= model end <= results on the host
+    assert np.all(np.diff(rows, axis=1) >= 0)
+    assert 0 < stats.device_busy_s <= stats.device_span_s
+    predictor.close()
+
+
+@pytest.mark.parametrize(
+    "broken,delays",
+    [
+        ("device buffer", dict(compute_s=0.01)),  # copies overwrite batches not yet converted
+        ("host buffer", dict(copy_s=0.01)),  # readers overwrite batches not yet copied
+    ],
+)
+def test_the_emulated_queues_catch_a_missing_wait(tmp_path, monkeypatch, broken, delays):
+    """The check above can fail: drop one wait and late queues corrupt the results."""
+    import seizure.evaluation.inference as inference
+
+    monkeypatch.setattr(inference, "EmulatedQueues", SlowQueues(**delays).cls)
+    recs = [(f"r{i}", np.full((60, 2, 3), i / 10, dtype=np.float16)) for i in range(4)]
+    kw = dict(sequence_windows=5, batch_sequences=2, device="cpu", reader_threads=2)
+    expected = _expected_mean_probs(recs)
+
+    def run():
+        predictor = Predictor(MeanModel(), _staged=True, **kw)
+        out = dict(predictor.predict(recs))
+        predictor.close()
+        return max(float(np.max(np.abs(out[k] - expected[k]))) for k in expected)
+
+    assert run() < 1e-3  # with every wait: exact
+    if broken == "device buffer":
+        original = inference.Predictor._queue_copy
+
+        def no_wait(self, ring, slot, batch):
+            ring.consumed = [None] * len(ring.consumed)
+            return original(self, ring, slot, batch)
+
+        monkeypatch.setattr(inference.Predictor, "_queue_copy", no_wait)
+    else:
+        original = inference.Predictor._submit_reads
+
+        def no_wait(self, pool, ring, slot, batch):
+            ring.h2d_done[slot] = None
+            return original(self, pool, ring, slot, batch)
+
+        monkeypatch.setattr(inference.Predictor, "_submit_reads", no_wait)
+    assert run() > 1e-2
+
+
+def test_a_failing_model_on_the_emulated_queues_is_reported(tmp_path):
+    class Broken(torch.nn.Module):
+        def forward(self, x):
+            raise RuntimeError("kernel failed")
+
+    recs = _recordings(tmp_path, [40, 40])
+    predictor = Predictor(
+        Broken(), sequence_windows=10, batch_sequences=2, device="cpu", _staged=True
+    )
+    with pytest.raises(RuntimeError, match="kernel failed"):
+        list(predictor.predict(recs))
+    assert predictor._ring is None  # failed queues are not reused
+    predictor.eager = predictor.model = MeanModel()
+    assert len(dict(predictor.predict(recs))) == 2  # the predictor still works
+    predictor.close()
+
+
+def test_union_length():
+    from seizure.evaluation.inference import _union_length
+
+    starts, ends = np.array([0.0, 1.0, 5.0, 6.0]), np.array([2.0, 3.0, 7.0, 6.5])
+    assert _union_length(starts, ends) == pytest.approx(3.0 + 2.0)
+    assert _union_length(np.array([]), np.array([])) == 0.0

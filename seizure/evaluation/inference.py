@@ -29,11 +29,21 @@ Feeding (the ``stream`` pipeline, the default). 2M windows/s of 22 x 256 float16
   task reads its pieces with ``os.preadv`` straight from the ``.npy`` file into the buffer
   (one system call per piece, no page-table work, the GIL released) or, for in-memory
   arrays, with one ``np.copyto``;
-* on CUDA each buffer is copied to one of two device buffers on a side stream
-  (``non_blocking``), overlapping the model's work on the previous batch; a host buffer is
-  refilled only once its copy has finished (the reader tasks wait for a CUDA event with
-  blocking sync, so waiting threads sleep rather than spin), and a device buffer only once
-  the model has converted it to float32;
+* on CUDA each buffer is copied to one of three device buffers on a side stream
+  (``non_blocking``, :class:`~seizure.evaluation.streams.CudaQueues`), overlapping the
+  model's work on earlier batches. A batch's copy is queued as soon as its reads are done,
+  up to three batches ahead of the model and *before* the model of an earlier batch is
+  launched. (With each copy queued right before its model, the H100 run of
+  ``benchmarks/bench_inference.py`` showed copies and model adding up: 0.49 s + 0.50 s of
+  device time in a 1.10 s run. A likely cause: a copy queued behind the previous model's
+  hundreds of kernel launches reached the device only once the host had got through them.
+  Whether queueing ahead fixes it is for the next GPU run to show: ``device busy`` and
+  ``H2D under compute`` in :attr:`Predictor.stats` measure it.) A host buffer is refilled only
+  once its copy has finished (the reader tasks wait for a CUDA event with blocking sync, so
+  waiting threads sleep rather than spin), and a device buffer only once the model has
+  converted it to float32. The tests run this ordering with the two queues emulated by
+  threads that run late (:class:`~seizure.evaluation.streams.EmulatedQueues`): a missing
+  wait corrupts their results;
 * the last, partial batch is zero-padded *on the device* (no host memset, no copy of padding)
   so that the compiled graph is reused;
 * probabilities are copied back into a pinned ring asynchronously; a launched batch is
@@ -57,18 +67,20 @@ from __future__ import annotations
 
 import collections
 import concurrent.futures
-import contextlib
 import copy
 import math
 import os
 import threading
 import time
+import weakref
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
 import numpy as np
 import torch
+
+from seizure.evaluation.streams import CudaQueues, EmulatedQueues
 
 __all__ = [
     "DEFAULT_BATCH_SEQUENCES",
@@ -105,6 +117,13 @@ _MIN_TASK_BYTES = 4 << 20
 
 #: Launched batches whose results may still be on their way back before the host waits.
 _MAX_LAUNCHED = 3
+
+#: Device input buffers of the staged pipeline: copies are queued up to this many batches
+#: ahead of the model (3 x 692 MB at the CUDA default batch).
+_DEVICE_BUFFERS = 3
+
+#: Batches whose device timeline (:attr:`InferenceStats.timeline`) is kept.
+_TIMELINE_ROWS = 64
 
 
 def default_reader_threads() -> int:
@@ -322,6 +341,18 @@ class InferenceStats:
         as the writers measured them; filled by :func:`seizure.evaluation.evaluate.infer_records`).
     write_tail_s : float
         After the last result: waiting for the writers (``infer_records``).
+    device_span_s : float
+        Staged: from the first copy's start to the last result on the host (device clock).
+    device_busy_s : float
+        Staged: time within the span when a copy or a model was running; the rest the
+        device waited for the host.
+    h2d_hidden_s : float
+        Staged: copy time during which a model was running (``h2d_device_s`` minus this is
+        copy time that held the model up).
+    timeline : list of [float, float, float, float, float]
+        Staged: for the first 64 batches, milliseconds since the first batch was planned at
+        which its copy started and ended, its model started and ended, and its results were
+        on the host.
     """
 
     pipeline: str = ""
@@ -347,6 +378,10 @@ class InferenceStats:
     consumer_s: float = 0.0
     write_s: float = 0.0
     write_tail_s: float = 0.0
+    device_span_s: float = 0.0
+    device_busy_s: float = 0.0
+    h2d_hidden_s: float = 0.0
+    timeline: list[list[float]] = field(default_factory=list)
 
     def as_dict(self) -> dict[str, Any]:
         """The fields, seconds rounded to 0.1 ms (for JSON)."""
@@ -375,6 +410,9 @@ class InferenceStats:
             part("H2D (device)", self.h2d_device_s),
             part("model (device)", self.model_device_s),
             part("copy back (device)", self.copy_back_device_s),
+            part("device span", self.device_span_s, "  (first copy to last result)"),
+            part("device busy", self.device_busy_s, "  (copy or model running)"),
+            part("H2D under compute", self.h2d_hidden_s, "  (copy time hidden by a model)"),
             part("wait for output", self.wait_output_s, "  (main thread idle: device busy)"),
             part("scatter", self.scatter_s),
             part("consumer", self.consumer_s),
@@ -432,25 +470,6 @@ class _StreamBatch:
     length: int = 0
 
 
-class _HostEvent:
-    """Stands in for a CUDA event when the staged pipeline is emulated on the CPU (tests)."""
-
-    def __init__(self) -> None:
-        self.t = 0.0
-
-    def record(self, stream: Any = None) -> None:
-        self.t = time.perf_counter()
-
-    def synchronize(self) -> None:
-        pass
-
-    def query(self) -> bool:
-        return True
-
-    def elapsed_time(self, end: _HostEvent) -> float:
-        return 1e3 * (end.t - self.t)
-
-
 @dataclass
 class _Ring:
     """Buffers of the stream pipeline, allocated once per predictor and window format."""
@@ -458,18 +477,33 @@ class _Ring:
     key: tuple
     host: list[torch.Tensor]  # (capacity, *window_shape), storage dtype, pinned on CUDA
     host_np: list[np.ndarray]
-    h2d_done: list[Any]  # per host buffer: event of its last copy to the device
+    h2d_done: list[Any]  # per host buffer: end event of its last copy to the device
     dev: list[torch.Tensor] = field(default_factory=list)  # staged: device input buffers
-    consumed: list[Any] = field(default_factory=list)  # per device buffer: converted
+    consumed: list[Any] = field(default_factory=list)  # per device buffer: its batch converted
     out: list[torch.Tensor] = field(default_factory=list)  # staged: (capacity,) float32
-    copy_stream: Any = None
+    queues: Any = None  # staged: CudaQueues or EmulatedQueues
+    copies: int = 0  # copies queued so far (the next one goes to dev[copies % len(dev)])
     launches: int = 0
+
+    def close(self) -> None:
+        if self.queues is not None:
+            self.queues.close()
+            self.queues = None
+
+
+@dataclass
+class _Copied:
+    """A batch whose copy to device buffer ``dev`` is queued, its model not yet."""
+
+    batch: _StreamBatch
+    dev: int
+    h2d: tuple  # (start, end) events of the copy
 
 
 @dataclass
 class _Launched:
     batch: _StreamBatch
-    probs: Any  # (rows, length) float32: numpy (staged) or tensor (CPU)
+    probs: Any  # (rows, length) float32 numpy array (filled once `done` has completed)
     done: Any = None  # event: results are on the host
     timing: tuple = ()  # (h2d start, h2d end, model start, model end) events
 
@@ -524,7 +558,7 @@ class Predictor:
         pipeline: str = "stream",
         prefetch: int | None = None,
         workers: int | None = None,
-        _staged: bool | None = None,
+        _staged: bool | float | None = None,
     ) -> None:
         plan_sequences(1, sequence_windows, context_windows)  # validates L and C
         if pipeline not in PIPELINES:
@@ -543,9 +577,13 @@ class Predictor:
             raise ValueError(f"batch_sequences must be >= 1, got {batch_sequences}")
         self.amp = bool(amp) and (self.cuda or cpu_has_bf16())
         self.pipeline = pipeline
-        # staged: device input buffers, side-stream copies and events (always on CUDA; on the
-        # CPU only to test that logic, with host events standing in for CUDA's)
+        # staged: device input buffers, a copy queue and a compute queue ordered by events
+        # (always on CUDA; on the CPU only to test that logic, the queues emulated by threads:
+        # a float is the largest random delay, in seconds, of each emulated operation)
         self.staged = self.cuda if _staged is None else bool(_staged) or self.cuda
+        self._jitter_s = (
+            float(_staged) if isinstance(_staged, float) and not isinstance(_staged, bool) else 0.0
+        )
         self.eager = fold_batchnorm(model).to(self.device)
         self.model = self.eager
         if compile == "always" or (compile == "auto" and self.cuda):
@@ -565,6 +603,9 @@ class Predictor:
         self.reader_threads = int(threads) if threads is not None else default
         self.workers = self.reader_threads  # former name
         self.prefetch = max(2, int(prefetch)) if prefetch is not None else (3 if self.cuda else 2)
+        #: staged: copies queued ahead of the model (1: each batch's copy right before its
+        #: model, the order before copies were queued ahead; a benchmark knob)
+        self.copy_ahead = _DEVICE_BUFFERS
         self.stats = InferenceStats()
         self._ring: _Ring | None = None
         self._active_streams = 0  # open predict() generators (each needs its own buffers)
@@ -607,8 +648,8 @@ class Predictor:
     def close(self) -> None:
         """Free the host and device buffers kept between calls (they are re-made if needed)."""
         ring, self._ring = self._ring, None
-        if ring is not None and self.cuda:
-            torch.cuda.synchronize(self.device)
+        if ring is not None:
+            ring.close()
         del ring
 
     # ------------------------------------------------------------------ stream pipeline
@@ -629,19 +670,22 @@ class Predictor:
         pending: collections.deque[_Recording] = collections.deque()
         batches = self._plan_stream(recordings, pending)
         submitted: collections.deque = collections.deque()  # (batch, host slot, futures)
+        copied: collections.deque[_Copied] = collections.deque()  # staged: on their way
         launched: collections.deque[_Launched] = collections.deque()
         pool = concurrent.futures.ThreadPoolExecutor(
             self.reader_threads, thread_name_prefix="seizure-reader"
         )
         ring: _Ring | None = None
+        timeline = _Timeline()
         exhausted = False
         n_submitted = 0
         self._active_streams += 1
         try:
             while True:
                 t0 = time.perf_counter()
-                # keep the reader threads busy: a batch per free host buffer (a buffer whose
-                # batch was launched is free: the readers wait for its copy to the device)
+                # keep the reader threads busy: a batch per free host buffer (a buffer is free
+                # once its copy to the device is queued, or, on the CPU, once its batch ran:
+                # the readers wait for the copy's end event before overwriting it)
                 while not exhausted and (ring is None or len(submitted) < len(ring.host)):
                     batch = next(batches, None)
                     if batch is None:
@@ -649,37 +693,55 @@ class Predictor:
                         break
                     if ring is None:
                         ring = self._ring_for(batch, shared=self._active_streams == 1)
+                        if ring.queues is not None:
+                            timeline.origin = ring.queues.marker()
                     slot = n_submitted % len(ring.host)
                     n_submitted += 1
                     futures = self._submit_reads(pool, ring, slot, batch)
                     submitted.append((batch, slot, futures))
                 t1 = time.perf_counter()
                 stats.plan_s += t1 - t0
-                if submitted:
+                if not self.staged:
+                    if submitted:
+                        batch, slot, futures = submitted.popleft()
+                        self._collect_reads(futures)
+                        t2 = time.perf_counter()
+                        stats.wait_input_s += t2 - t1
+                        launched.append(self._launch_stream(ring, slot, batch))
+                        stats.launch_s += time.perf_counter() - t2
+                # staged: queue each batch's copy to the device as soon as its reads are done
+                # (up to one per device buffer ahead of the model), before launching the model
+                # of an earlier batch, so that a copy never waits behind the model's launches
+                # on the host and the copy queue overlaps the compute queue
+                elif (
+                    submitted
+                    and len(copied) < min(self.copy_ahead, len(ring.dev))
+                    and (not copied or all(f.done() for f in submitted[0][2]))
+                ):
                     batch, slot, futures = submitted.popleft()
-                    for future in futures:
-                        blocked, busy, nbytes = future.result()
-                        stats.read_blocked_s += blocked
-                        stats.read_s += busy
-                        stats.bytes_read += nbytes
+                    self._collect_reads(futures)
                     t2 = time.perf_counter()
                     stats.wait_input_s += t2 - t1
-                    launched.append(self._launch_stream(ring, slot, batch))
+                    copied.append(self._queue_copy(ring, slot, batch))
+                    stats.launch_s += time.perf_counter() - t2
+                elif copied:
+                    t2 = time.perf_counter()
+                    launched.append(self._launch_model(ring, copied.popleft()))
                     stats.launch_s += time.perf_counter() - t2
                 # finish what the device has done; wait only when too much is in flight or
                 # nothing is left to launch
-                draining = exhausted and not submitted
+                draining = exhausted and not submitted and not copied
                 while launched and (
                     draining or len(launched) > _MAX_LAUNCHED or _ready(launched[0].done)
                 ):
-                    self._finish_stream(launched.popleft(), progress)
+                    self._finish_stream(launched.popleft(), progress, ring, timeline)
                 while pending and pending[0].remaining == 0:
                     rec = pending.popleft()
                     rec.close()
                     t3 = time.perf_counter()
                     yield rec.key, rec.probs
                     stats.consumer_s += time.perf_counter() - t3
-                if exhausted and not submitted and not launched:
+                if exhausted and not submitted and not copied and not launched:
                     break
         finally:
             for _, _, futures in submitted:
@@ -687,11 +749,26 @@ class Predictor:
                     future.cancel()
             self._active_streams -= 1
             pool.shutdown(wait=True)
-            if self.cuda and ring is not None:
-                torch.cuda.synchronize(self.device)  # the buffers are reused by the next call
+            if ring is not None and ring.queues is not None:
+                if ring is self._ring and getattr(ring.queues, "error", None) is None:
+                    ring.queues.drain()  # the buffers are reused by the next call
+                else:  # this call's own buffers, or queues that failed: not reused
+                    if ring is self._ring:
+                        self._ring = None
+                    ring.close()
             for rec in pending:
                 rec.close()
             stats.wall_s = time.perf_counter() - t_start
+            timeline.summarise(stats)
+
+    def _collect_reads(self, futures: list[concurrent.futures.Future]) -> None:
+        """Wait for a batch's reader tasks and add up their timings."""
+        stats = self.stats
+        for future in futures:
+            blocked, busy, nbytes = future.result()
+            stats.read_blocked_s += blocked
+            stats.read_s += busy
+            stats.bytes_read += nbytes
 
     def _plan_stream(
         self, recordings: Iterable[tuple[Any, np.ndarray]], pending: collections.deque
@@ -770,25 +847,22 @@ class Predictor:
         ring = _Ring(key, host, [h.numpy() for h in host], [None] * len(host))
         if self.staged:
             ring.dev = [
-                torch.empty((capacity, *shape), dtype=dtype, device=self.device) for _ in range(2)
+                torch.empty((capacity, *shape), dtype=dtype, device=self.device)
+                for _ in range(_DEVICE_BUFFERS)
             ]
-            ring.consumed = [self._event() for _ in ring.dev]
+            ring.consumed = [None] * len(ring.dev)
             ring.out = [
                 torch.empty(capacity, dtype=torch.float32, pin_memory=self.cuda)
                 for _ in range(_MAX_LAUNCHED + 1)
             ]
             if self.cuda:
-                ring.copy_stream = torch.cuda.Stream(self.device)
+                ring.queues = CudaQueues(self.device)
+            else:
+                ring.queues = EmulatedQueues(self._jitter_s)
+                weakref.finalize(ring, ring.queues.stop)  # an abandoned ring's threads end
         if shared:
             self._ring = ring
         return ring
-
-    def _event(self) -> Any:
-        if not self.cuda:
-            return _HostEvent()
-        # blocking: a thread waiting for it sleeps instead of spinning on a core that the
-        # reader threads need
-        return torch.cuda.Event(enable_timing=True, blocking=True)
 
     def _submit_reads(
         self,
@@ -819,51 +893,66 @@ class Predictor:
         return [pool.submit(_read_task, dest, task, after) for task in tasks if task]
 
     def _launch_stream(self, ring: _Ring, slot: int, batch: _StreamBatch) -> _Launched:
-        """Start a batch: on the device directly (CPU) or through the device buffers."""
+        """Run a batch on the CPU, straight from its host buffer (not staged)."""
         L = batch.length
         full = L == self.sequence_windows
         rows = self.batch_sequences if full else batch.rows  # full-length batches: one shape
         model = self.model if full else self.eager
         self.stats.batches += 1
         self.stats.model_windows += rows * L
-        if not self.staged:
-            with torch.inference_mode():
-                x = ring.host[slot][: rows * L].view(rows, L, *ring.host[slot].shape[1:])
-                if rows > batch.rows:
-                    x[batch.rows :].zero_()
-                t0 = time.perf_counter()
-                probs = self._forward(model, x)
-                self.stats.model_device_s += time.perf_counter() - t0
-            return _Launched(batch, probs.numpy())
-        ring.launches += 1
-        d = ring.launches % len(ring.dev)
-        o = ring.launches % len(ring.out)
-        n_read = batch.rows * L
-        h0, h1, m0, m1, done = (self._event() for _ in range(5))
         with torch.inference_mode():
-            stream = ring.copy_stream
-            with torch.cuda.stream(stream) if self.cuda else contextlib.nullcontext():
-                if self.cuda:
-                    stream.wait_event(ring.consumed[d])  # the buffer's last batch converted
-                h0.record(stream)
-                ring.dev[d][:n_read].copy_(ring.host[slot][:n_read], non_blocking=True)
-                h1.record(stream)
-            ring.h2d_done[slot] = h1
-            compute = torch.cuda.current_stream(self.device) if self.cuda else None
-            if self.cuda:
-                compute.wait_event(h1)
-            x = ring.dev[d][: rows * L].view(rows, L, *ring.dev[d].shape[1:])
-            m0.record(compute)
+            x = ring.host[slot][: rows * L].view(rows, L, *ring.host[slot].shape[1:])
             if rows > batch.rows:
-                x[batch.rows :].zero_()  # padding, on the device
+                x[batch.rows :].zero_()
+            t0 = time.perf_counter()
+            probs = self._forward(model, x)
+            self.stats.model_device_s += time.perf_counter() - t0
+        return _Launched(batch, probs.numpy())
+
+    def _queue_copy(self, ring: _Ring, slot: int, batch: _StreamBatch) -> _Copied:
+        """Queue the copy of host buffer ``slot`` to the next device buffer (staged)."""
+        queues = ring.queues
+        d = ring.copies % len(ring.dev)
+        ring.copies += 1
+        n_read = batch.rows * batch.length
+        start, end = queues.event(), queues.event()
+        # after the device buffer's previous batch was converted (its event is recorded: that
+        # batch's model was launched before this copy could be queued, see _predict_stream)
+        queues.copy(ring.dev[d][:n_read], ring.host[slot][:n_read], ring.consumed[d], start, end)
+        ring.h2d_done[slot] = end
+        return _Copied(batch, d, (start, end))
+
+    def _launch_model(self, ring: _Ring, copied: _Copied) -> _Launched:
+        """Queue a copied batch's conversion, model and copy back on the compute queue."""
+        batch, queues = copied.batch, ring.queues
+        L = batch.length
+        full = L == self.sequence_windows
+        rows = self.batch_sequences if full else batch.rows  # full-length batches: one shape
+        model = self.model if full else self.eager
+        self.stats.batches += 1
+        self.stats.model_windows += rows * L
+        dev = ring.dev[copied.dev]
+        out = ring.out[ring.launches % len(ring.out)][: rows * L].view(rows, L)
+        ring.launches += 1
+        m0, consumed, m1, done = (queues.event() for _ in range(4))
+        ring.consumed[copied.dev] = consumed
+        padding_from = batch.rows
+
+        def step(record: Callable[[Any], None]) -> None:
+            record(m0)
+            x = dev[: rows * L].view(rows, L, *dev.shape[1:])
+            if rows > padding_from:
+                x[padding_from:].zero_()  # padding, on the device
             x = x.float()  # float16/int16 storage -> float32 (autocast casts again per op)
-            ring.consumed[d].record(compute)
+            record(consumed)  # the device buffer may be refilled
             probs = self._forward(model, x, converted=True)
-            m1.record(compute)
-            out = ring.out[o][: rows * L].view(rows, L)
-            out.copy_(probs, non_blocking=True)
-            done.record(compute)
-        return _Launched(batch, out.numpy(), done, (h0, h1, m0, m1))
+            record(m1)
+            out.copy_(probs, non_blocking=self.cuda)
+            record(done)
+
+        with torch.inference_mode():
+            queues.compute(copied.h2d[1], step, (m0, consumed, m1, done))
+        return _Launched(batch, out.numpy(), done, (*copied.h2d, m0, m1))
 
     def _forward(self, model: torch.nn.Module, x: torch.Tensor, converted: bool = False):
         """Probabilities ``(rows, L)`` float32 of windows ``x`` (on the device)."""
@@ -873,16 +962,26 @@ class Predictor:
             logits = model(x)
         return torch.sigmoid(logits.float())
 
-    def _finish_stream(self, launched: _Launched, progress: Callable[[int], None] | None) -> None:
+    def _finish_stream(
+        self,
+        launched: _Launched,
+        progress: Callable[[int], None] | None,
+        ring: _Ring | None = None,
+        timeline: _Timeline | None = None,
+    ) -> None:
         """Wait for a launched batch and scatter its probabilities to their recordings."""
         stats = self.stats
         t0 = time.perf_counter()
         if launched.done is not None:
             launched.done.synchronize()
+            if ring is not None and ring.queues is not None:
+                ring.queues.check()
             h0, h1, m0, m1 = launched.timing
             stats.h2d_device_s += h0.elapsed_time(h1) / 1e3
             stats.model_device_s += m0.elapsed_time(m1) / 1e3
             stats.copy_back_device_s += m1.elapsed_time(launched.done) / 1e3
+            if timeline is not None:
+                timeline.add(*launched.timing, launched.done)
         t1 = time.perf_counter()
         stats.wait_output_s += t1 - t0
         probs = launched.probs
@@ -1037,6 +1136,49 @@ class Predictor:
         self.stats.windows += count
         if progress is not None:
             progress(count)
+
+
+class _Timeline:
+    """Device intervals of the finished batches, measured from an origin event."""
+
+    def __init__(self) -> None:
+        self.origin: Any = None
+        self.rows: list[tuple[float, ...]] = []
+
+    def add(self, *events: Any) -> None:
+        """Add a batch: its (copy start, copy end, model start, model end, done) events."""
+        if self.origin is not None:
+            self.rows.append(tuple(self.origin.elapsed_time(e) for e in events))
+
+    def summarise(self, stats: InferenceStats) -> None:
+        """Fill the ``device_*``, ``h2d_hidden_s`` and ``timeline`` fields of ``stats``."""
+        if not self.rows:
+            return
+        t = np.asarray(self.rows, dtype=np.float64) / 1e3
+        copies = _union_length(t[:, 0], t[:, 1])
+        models = _union_length(t[:, 2], t[:, 3])
+        busy = _union_length(np.r_[t[:, 0], t[:, 2]], np.r_[t[:, 1], t[:, 4]])
+        both = _union_length(np.r_[t[:, 0], t[:, 2]], np.r_[t[:, 1], t[:, 3]])
+        stats.device_span_s = float(t[:, [1, 4]].max() - t[:, 0].min())
+        stats.device_busy_s = busy
+        stats.h2d_hidden_s = max(0.0, copies + models - both)  # |copies and models|
+        stats.timeline = [[round(v, 3) for v in row] for row in self.rows[:_TIMELINE_ROWS]]
+
+
+def _union_length(starts: np.ndarray, ends: np.ndarray) -> float:
+    """Total length of the union of intervals ``[starts[i], ends[i]]``."""
+    order = np.argsort(starts, kind="stable")
+    total, cur_lo, cur_hi = 0.0, None, None
+    for lo, hi in zip(starts[order].tolist(), ends[order].tolist()):
+        if cur_hi is None or lo > cur_hi:
+            if cur_hi is not None:
+                total += cur_hi - cur_lo
+            cur_lo, cur_hi = lo, hi
+        else:
+            cur_hi = max(cur_hi, hi)
+    if cur_hi is not None:
+        total += cur_hi - cur_lo
+    return float(total)
 
 
 def _ready(event: Any) -> bool:

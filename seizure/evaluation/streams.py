@@ -1,0 +1,238 @@
+"""The two device queues of the streaming inference pipeline: copies and compute.
+
+:class:`~seizure.evaluation.inference.Predictor` stages its work on two in-order queues, a
+*copy* queue (host-to-device copies of input batches) and a *compute* queue (conversion, the
+model, the copy of the probabilities back), ordered against each other and against the host
+with events. :class:`CudaQueues` is the real thing (a side CUDA stream and the current
+stream). :class:`EmulatedQueues` runs the same operations on the CPU, each queue a worker
+thread, with events of the same semantics (in particular: waiting for an event that has not
+been recorded yet does not wait, as with ``cudaStreamWaitEvent``) and optional random delays,
+so that the tests can check on a machine without a GPU that no buffer is overwritten while a
+queued operation still needs it.
+
+An event is *recorded* when the operation that completes it is queued (host side) and
+*completed* when the queue reaches it. Both classes offer:
+
+* ``event()``: a fresh event with ``synchronize()``, ``query()`` and ``elapsed_time(end)``
+  (milliseconds);
+* ``marker()``: an event recorded and completed now on the compute queue (a time origin);
+* ``copy(dst, src, after, start, end)``: queue ``dst.copy_(src)`` on the copy queue once
+  ``after`` has completed, recording ``start`` and ``end`` around it;
+* ``compute(after, step, events)``: queue ``step(record)`` on the compute queue once
+  ``after`` has completed; ``events`` are the events ``step`` records with ``record(event)``
+  (recorded now, completed when ``step`` reaches them);
+* ``check()``: raise the error of a failed emulated operation (CUDA reports its own);
+* ``drain()``: wait until both queues are idle; ``close()``: drain and release.
+"""
+
+from __future__ import annotations
+
+import queue
+import random
+import threading
+import time
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import torch
+
+__all__ = ["CudaQueues", "EmulatedEvent", "EmulatedQueues"]
+
+
+class CudaQueues:
+    """A side CUDA stream for copies and the current stream for compute.
+
+    Parameters
+    ----------
+    device : torch.device
+        A CUDA device.
+    """
+
+    def __init__(self, device: torch.device) -> None:
+        self.device = device
+        self.copy_stream = torch.cuda.Stream(device)
+
+    def event(self) -> torch.cuda.Event:
+        # blocking: a thread waiting for it sleeps instead of spinning on a core that the
+        # reader threads need
+        return torch.cuda.Event(enable_timing=True, blocking=True)
+
+    def marker(self) -> torch.cuda.Event:
+        event = self.event()
+        event.record(torch.cuda.current_stream(self.device))
+        return event
+
+    def copy(self, dst: torch.Tensor, src: torch.Tensor, after: Any, start: Any, end: Any) -> None:
+        stream = self.copy_stream
+        with torch.cuda.stream(stream):
+            if after is not None:
+                stream.wait_event(after)
+            start.record(stream)
+            dst.copy_(src, non_blocking=True)
+            end.record(stream)
+
+    def compute(
+        self, after: Any, step: Callable[[Callable[[Any], None]], None], events: Sequence[Any]
+    ) -> None:
+        stream = torch.cuda.current_stream(self.device)
+        if after is not None:
+            stream.wait_event(after)
+        step(lambda event: event.record(stream))
+
+    def check(self) -> None:
+        pass
+
+    def drain(self) -> None:
+        """Wait until both queues have run everything queued."""
+        torch.cuda.synchronize(self.device)
+
+    close = drain
+
+
+class EmulatedEvent:
+    """A CUDA-like event for :class:`EmulatedQueues`."""
+
+    def __init__(self) -> None:
+        self.recorded = False
+        self.t = 0.0
+        self._done = threading.Event()
+
+    def complete(self) -> None:
+        self.t = time.perf_counter()
+        self._done.set()
+
+    def synchronize(self) -> None:
+        if self.recorded:
+            self._done.wait()
+
+    def query(self) -> bool:
+        return not self.recorded or self._done.is_set()
+
+    def elapsed_time(self, end: EmulatedEvent) -> float:
+        return 1e3 * (end.t - self.t)
+
+
+class _Worker:
+    """An in-order queue of callables run by one thread."""
+
+    def __init__(self, name: str, owner: EmulatedQueues) -> None:
+        self.name = name
+        self.owner = owner
+        self.tasks: queue.SimpleQueue = queue.SimpleQueue()
+        self.thread = threading.Thread(
+            target=self._run, name=f"seizure-emulated-{name}", daemon=True
+        )
+        self.thread.start()
+
+    def put(self, fn: Callable[[], None], events: Sequence[EmulatedEvent]) -> None:
+        for event in events:
+            event.recorded = True
+        self.tasks.put((fn, events))
+
+    def _run(self) -> None:
+        while True:
+            item = self.tasks.get()
+            if item is None:
+                return
+            fn, events = item
+            try:
+                if self.owner.error is None:
+                    self.owner.delay(self.name)
+                    fn()
+            except BaseException as err:  # reported by check(); nothing may wait forever
+                self.owner.error = err
+            finally:
+                for event in events:
+                    if not event._done.is_set():
+                        event.complete()
+
+    def stop(self) -> None:
+        self.tasks.put(None)
+
+
+class EmulatedQueues:
+    """The copy and compute queues as two CPU threads (tests, and ``--staged`` benchmarks).
+
+    Parameters
+    ----------
+    jitter_s : float
+        Each queued operation first sleeps a random time in ``[0, jitter_s)``: makes any
+        missing ordering between the queues and the host show up as wrong results.
+    seed : int
+        Seed of the delays.
+    """
+
+    def __init__(self, jitter_s: float = 0.0, seed: int = 0) -> None:
+        self.jitter_s = float(jitter_s)
+        self._random = random.Random(seed)
+        self._lock = threading.Lock()
+        self.error: BaseException | None = None
+        self._copy = _Worker("copy", self)
+        self._compute = _Worker("compute", self)
+
+    def delay(self, queue_name: str) -> None:
+        """Sleep before an operation of queue ``copy`` or ``compute`` (random, see above)."""
+        if self.jitter_s > 0:
+            with self._lock:
+                seconds = self._random.uniform(0, self.jitter_s)
+            time.sleep(seconds)
+
+    def event(self) -> EmulatedEvent:
+        return EmulatedEvent()
+
+    def marker(self) -> EmulatedEvent:
+        event = EmulatedEvent()
+        event.recorded = True
+        event.complete()
+        return event
+
+    def copy(self, dst: torch.Tensor, src: torch.Tensor, after: Any, start: Any, end: Any) -> None:
+        # as cudaStreamWaitEvent: an event not recorded yet (at queueing time) is not waited for
+        wait = after if after is not None and after.recorded else None
+
+        def run() -> None:
+            if wait is not None:
+                wait.synchronize()
+            start.complete()
+            dst.copy_(src)
+            end.complete()
+
+        self._copy.put(run, (start, end))
+
+    def compute(
+        self, after: Any, step: Callable[[Callable[[Any], None]], None], events: Sequence[Any]
+    ) -> None:
+        wait = after if after is not None and after.recorded else None
+
+        def run() -> None:
+            if wait is not None:
+                wait.synchronize()
+            with torch.inference_mode():
+                step(lambda event: event.complete())
+
+        self._compute.put(run, events)
+
+    def drain(self) -> None:
+        """Wait until both queues have run everything queued."""
+        for worker in (self._copy, self._compute):
+            event = EmulatedEvent()
+            worker.put(lambda: None, (event,))
+            event.synchronize()
+
+    def check(self) -> None:
+        if self.error is not None:
+            raise RuntimeError(f"an emulated device operation failed: {self.error}") from (
+                self.error
+            )
+
+    def stop(self) -> None:
+        """Let the worker threads end once they have run what is queued (no waiting)."""
+        self._copy.stop()
+        self._compute.stop()
+
+    def close(self) -> None:
+        """Run what is queued and end the worker threads."""
+        self.stop()
+        for worker in (self._copy, self._compute):
+            if worker.thread is not threading.current_thread():
+                worker.thread.join()
