@@ -171,6 +171,8 @@ SWEEP = [
     ("default", {}),
     ("copy_ahead=1 (copy right before model)", {"copy_ahead": 1}),
     ("copy_ahead=2", {"copy_ahead": 2}),
+    ("max_launched=1", {"max_launched": 1}),
+    ("max_launched=2", {"max_launched": 2}),
     ("reader_threads=8", {"reader_threads": 8}),
     ("reader_threads=12", {"reader_threads": 12}),
     ("prefetch=4", {"prefetch": 4}),

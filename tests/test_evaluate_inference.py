@@ -272,8 +272,12 @@ def _expected_mean_probs(recs):
     return {k: 1 / (1 + np.exp(-w.astype(np.float32).mean(axis=(1, 2)))) for k, w in recs}
 
 
-@pytest.mark.parametrize("seed,copy_ahead", [(0, 3), (1, 3), (2, 1), (3, 2)])
-def test_staged_pipeline_is_exact_when_the_queues_run_late(tmp_path, monkeypatch, seed, copy_ahead):
+@pytest.mark.parametrize(
+    "seed,copy_ahead,max_launched", [(0, 3, 3), (1, 3, 1), (2, 1, 3), (3, 2, 2)]
+)
+def test_staged_pipeline_is_exact_when_the_queues_run_late(
+    tmp_path, monkeypatch, seed, copy_ahead, max_launched
+):
     import seizure.evaluation.inference as inference
 
     monkeypatch.setattr(inference, "_MIN_TASK_BYTES", 64)
@@ -282,7 +286,7 @@ def test_staged_pipeline_is_exact_when_the_queues_run_late(tmp_path, monkeypatch
     recs = _recordings(tmp_path, lengths, seed=seed)
     kw = dict(sequence_windows=6, batch_sequences=2, device="cpu", reader_threads=3)
     predictor = Predictor(MeanModel(), _staged=0.003, **kw)
-    predictor.copy_ahead = copy_ahead
+    predictor.copy_ahead, predictor.max_launched = copy_ahead, max_launched
     out = dict(predictor.predict(recs))
     expected = _expected_mean_probs(recs)
     for key in expected:

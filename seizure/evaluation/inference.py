@@ -606,6 +606,9 @@ class Predictor:
         #: staged: copies queued ahead of the model (1: each batch's copy right before its
         #: model, the order before copies were queued ahead; a benchmark knob)
         self.copy_ahead = _DEVICE_BUFFERS
+        #: launched batches whose results may be outstanding before the host waits for the
+        #: oldest (a benchmark knob: fewer keeps the device's launch queue short)
+        self.max_launched = _MAX_LAUNCHED
         self.stats = InferenceStats()
         self._ring: _Ring | None = None
         self._active_streams = 0  # open predict() generators (each needs its own buffers)
@@ -732,7 +735,7 @@ class Predictor:
                 # nothing is left to launch
                 draining = exhausted and not submitted and not copied
                 while launched and (
-                    draining or len(launched) > _MAX_LAUNCHED or _ready(launched[0].done)
+                    draining or len(launched) > self.max_launched or _ready(launched[0].done)
                 ):
                     self._finish_stream(launched.popleft(), progress, ring, timeline)
                 while pending and pending[0].remaining == 0:
@@ -835,7 +838,7 @@ class Predictor:
         dtype = _TORCH_DTYPES[np_dtype]
         shape = tuple(int(s) for s in windows.shape[1:])
         capacity = self.batch_sequences * self.sequence_windows
-        key = (dtype, shape, capacity, self.prefetch, self.staged)
+        key = (dtype, shape, capacity, self.prefetch, self.staged, self.max_launched)
         if shared and self._ring is not None and self._ring.key == key:
             return self._ring
         if shared:
@@ -853,7 +856,7 @@ class Predictor:
             ring.consumed = [None] * len(ring.dev)
             ring.out = [
                 torch.empty(capacity, dtype=torch.float32, pin_memory=self.cuda)
-                for _ in range(_MAX_LAUNCHED + 1)
+                for _ in range(self.max_launched + 1)
             ]
             if self.cuda:
                 ring.queues = CudaQueues(self.device)
