@@ -176,6 +176,8 @@ SWEEP = [
     ("reader_threads=8", {"reader_threads": 8}),
     ("reader_threads=12", {"reader_threads": 12}),
     ("prefetch=4", {"prefetch": 4}),
+    ("cuda_graphs", {"cuda_graphs": True}),
+    ("cuda_graphs, max_launched=1", {"cuda_graphs": True, "max_launched": 1}),
 ]
 
 
@@ -188,13 +190,14 @@ def run_sweep(predictor, cache, records, work: Path, total: int) -> list[dict]:
             for k, v in settings.items():
                 setattr(predictor, k, v)
             seconds, _ = run_ours(predictor, cache, records, work / f"sweep{i}", 0.5)
+            graphs = bool(predictor.cuda_graphs and predictor._graph is not None)
         finally:
             for k, v in saved.items():
                 setattr(predictor, k, v)
         st = predictor.stats
         rows.append(
             {
-                "variant": variant,
+                "variant": variant + ("" if graphs or "cuda_graphs" not in settings else " (off)"),
                 "windows_per_s": round(total / seconds),
                 "wall_s": round(seconds, 4),
                 **{
@@ -270,6 +273,9 @@ def main(argv: list[str] | None = None) -> int:
         "queued ahead or not, reader threads, host buffers): one row each",
     )
     parser.add_argument("--compile", default="auto", choices=["auto", "always", "never"])
+    parser.add_argument(
+        "--cuda-graphs", action="store_true", help="the model of full batches as a CUDA graph"
+    )
     parser.add_argument("--no-amp", action="store_true", help="fp32 on CUDA")
     parser.add_argument("--workdir", type=Path, help="where the cache and outputs go (temp)")
     parser.add_argument("--threads", type=int, help="torch CPU threads")
@@ -333,6 +339,7 @@ def main(argv: list[str] | None = None) -> int:
                 reader_threads=args.reader_threads,
                 pipeline=pipeline,
                 prefetch=args.prefetch,
+                cuda_graphs=args.cuda_graphs,
                 _staged=args.staged or None,
             )
             # warm-up: compilation, cuDNN plans, the pinned buffers
@@ -364,7 +371,7 @@ def main(argv: list[str] | None = None) -> int:
             predictor, warm_s, ours_s, ours_probs = measure("simple")
         stats = predictor.stats
         sweep = run_sweep(predictor, cache, records, work, total) if args.sweep else []
-        model_rate = feed_rate = None
+        model_rate = feed_rate = feed_stats = None
         if not args.no_ceilings:
             try:
                 model_rate = model_only_rate(predictor, cache.window_shape, seq, 10 if cuda else 3)
@@ -384,6 +391,7 @@ def main(argv: list[str] | None = None) -> int:
                 run_ours(null, cache, warm[:1], work / "warm_null", 0.5)
                 feed_s, _ = run_ours(null, cache, records, work / "null", 0.5)
                 feed_rate = total / feed_s
+                feed_stats = null.stats
                 null.close()
             except Exception as err:  # a diagnostic: report, go on
                 traceback.print_exc()
@@ -431,6 +439,7 @@ def main(argv: list[str] | None = None) -> int:
             print(f"model only (data on the device): {model_rate:,.0f} windows/s")
         if feed_rate is not None:
             print(f"pipeline without the model (feeding + writing): {feed_rate:,.0f} windows/s")
+            print("  its " + feed_stats.summary().replace("\n", "\n  "))
         print(
             f"ours:     {total:,} windows in {ours_s:.2f} s = {ours_rate:,.0f} windows/s"
             f" ({stats.pipeline} pipeline)"
@@ -469,8 +478,10 @@ def main(argv: list[str] | None = None) -> int:
                     "distinct_recordings": distinct,
                     "amp": predictor.amp,
                     "compiled": args.compile == "always" or (args.compile == "auto" and cuda),
+                    "cuda_graphs": predictor.cuda_graphs,
                     "warmup_seconds": round(warm_s, 2),
                     "stages": stats.as_dict(),
+                    "feed_only_stages": None if feed_stats is None else feed_stats.as_dict(),
                     "sweep": sweep,
                     "total_seconds": round(time.perf_counter() - t_begin, 1),
                     "torch": torch.__version__,

@@ -3,7 +3,9 @@
 # the GPU tests, training throughput (bench_train.py) and inference throughput
 # (bench_inference.py). Logs go to $OUT (or /tmp/seizure-gpu-check).
 #
-#   bash benchmarks/gpu_check.sh
+#   bash benchmarks/gpu_check.sh             # everything (about 7 minutes)
+#   bash benchmarks/gpu_check.sh inference   # inference only: its GPU tests, then the
+#                                            # benchmark with --sweep (about 2 minutes)
 #
 # Needs a CUDA build of PyTorch with numpy, scipy, click, pyyaml, tqdm, matplotlib, pytest.
 # Wheels of edfio/timescoring in .whl/ (pip download ...) are installed to /tmp/site when the
@@ -23,13 +25,23 @@ fi
 nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv,noheader
 $PY -c "import torch; print('torch', torch.__version__, 'cuda', torch.version.cuda)"
 
+MODE=${1:-all}
+if [ "$MODE" = inference ]; then
+  TESTS="tests/test_evaluate_gpu.py"
+else
+  TESTS="tests/test_train_gpu.py tests/test_evaluate_gpu.py tests/test_models_registry.py"
+fi
+
 echo "== GPU tests"
 # torch.compile on some torch releases warns about torch.jit deprecation: not our code.
-timeout 90 $PY -m pytest -q -p no:cacheprovider -W "ignore::DeprecationWarning" \
-  tests/test_train_gpu.py tests/test_evaluate_gpu.py tests/test_models_registry.py -m gpu 2>&1 | tee "$OUT/gpu_tests.log" | tail -15
+# shellcheck disable=SC2086
+timeout 120 $PY -m pytest -q -p no:cacheprovider -W "ignore::DeprecationWarning" \
+  $TESTS -m gpu 2>&1 | tee "$OUT/gpu_tests.log" | tail -15
 
-echo "== training throughput"
-timeout 220 $PY benchmarks/bench_train.py --cache-gb 1 2>&1 | tee "$OUT/bench_train.log" | tail -20
+if [ "$MODE" != inference ]; then
+  echo "== training throughput"
+  timeout 220 $PY benchmarks/bench_train.py --cache-gb 1 2>&1 | tee "$OUT/bench_train.log" | tail -20
+fi
 
 echo "== inference throughput"
 timeout 170 $PY benchmarks/bench_inference.py --device cuda --recordings 500 --sweep 2>&1 \

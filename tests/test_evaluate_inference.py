@@ -366,3 +366,46 @@ def test_union_length():
     starts, ends = np.array([0.0, 1.0, 5.0, 6.0]), np.array([2.0, 3.0, 7.0, 6.5])
     assert _union_length(starts, ends) == pytest.approx(3.0 + 2.0)
     assert _union_length(np.array([]), np.array([])) == 0.0
+
+
+@pytest.mark.parametrize("context", [0, 2])
+def test_graph_path_on_the_emulated_queues_is_exact(tmp_path, context):
+    """The bookkeeping around a captured model (static buffers, padding, early release of
+    the device buffer), with the CPU standing in for the graph."""
+    recs = _recordings(tmp_path, [0, 4, 60, 61, 200, 9, 33])
+    kw = dict(sequence_windows=6, context_windows=context, batch_sequences=3, device="cpu")
+    expected = _expected_mean_probs(recs)
+    positions = dict(Predictor(PositionModel(), **kw).predict(recs))
+    for model, reference in ((MeanModel(), expected), (PositionModel(), positions)):
+        predictor = Predictor(model, cuda_graphs=True, _staged=0.002, **kw)
+        out = dict(predictor.predict(recs))
+        assert predictor._graph is not None and predictor.cuda_graphs
+        for key in reference:
+            np.testing.assert_allclose(out[key], reference[key], rtol=1e-5, atol=1e-6)
+        predictor.close()
+        assert predictor._graph is None
+
+
+def test_a_graph_that_cannot_be_captured_falls_back_with_a_warning(tmp_path, monkeypatch):
+    import seizure.evaluation.inference as inference
+
+    def fail(*args):
+        raise RuntimeError("operation not permitted when stream is capturing")
+
+    monkeypatch.setattr(inference, "_capture", fail)
+    recs = _recordings(tmp_path, [50, 20])
+    predictor = Predictor(
+        MeanModel(),
+        sequence_windows=5,
+        batch_sequences=4,
+        device="cpu",
+        cuda_graphs=True,
+        _staged=True,
+    )
+    with pytest.warns(RuntimeWarning, match="not permitted"):
+        out = dict(predictor.predict(recs))
+    assert not predictor.cuda_graphs
+    expected = _expected_mean_probs(recs)
+    for key in expected:
+        np.testing.assert_allclose(out[key], expected[key], rtol=1e-5, atol=1e-6)
+    predictor.close()

@@ -52,6 +52,9 @@ class EvaluateConfig:
         bf16 autocast on CUDA and on CPUs with native bf16 (AVX512-BF16, AMX); fp32 elsewhere.
     compile : {'auto', 'always', 'never'}
         ``torch.compile`` the model; ``auto`` compiles on CUDA only.
+    cuda_graphs : bool
+        On CUDA, run the model of each full batch as one captured CUDA graph (checked against
+        the model at capture; falls back with a warning). Off by default until measured.
     sweep_min, sweep_max : float
         Threshold range of the operating curve (probabilities).
     sweep_points : int
@@ -79,6 +82,7 @@ class EvaluateConfig:
     pipeline: Literal["stream", "simple"] = "stream"
     amp: bool = True
     compile: Literal["auto", "always", "never"] = "auto"
+    cuda_graphs: bool = False
     sweep_min: float = 0.02
     sweep_max: float = 0.98
     sweep_points: int = 49

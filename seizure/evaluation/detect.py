@@ -239,6 +239,7 @@ def detect(
         compile=ev.compile,
         reader_threads=ev.reader_threads,
         pipeline=ev.pipeline,
+        cuda_graphs=ev.cuda_graphs,
     )
     kwargs = postprocess_config_kwargs(ev)
     results: list[DetectionResult] = []

@@ -783,6 +783,7 @@ def _run_model(
         compile=ev.compile,
         reader_threads=ev.reader_threads,
         pipeline=ev.pipeline,
+        cuda_graphs=ev.cuda_graphs,
     )
     total = int(sum(r.n_windows for r in records))
     say(f"running {checkpoint.name} on {dev} over {len(records)} recordings ({total} windows)")

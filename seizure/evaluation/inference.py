@@ -72,6 +72,7 @@ import math
 import os
 import threading
 import time
+import warnings
 import weakref
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import asdict, dataclass, field
@@ -537,6 +538,11 @@ class Predictor:
         (None: 3 on CUDA, 2 on CPU).
     workers : int, optional
         Former name of ``reader_threads`` (used when ``reader_threads`` is None).
+    cuda_graphs : bool
+        Staged pipeline: run the model of full batches as one captured CUDA graph (one
+        launch per batch instead of hundreds). Captured at the first batch and checked
+        against the model run normally; if capture fails or the two differ, a warning is
+        given and the model runs normally. Off by default: not yet measured on a GPU.
 
     Attributes
     ----------
@@ -558,6 +564,7 @@ class Predictor:
         pipeline: str = "stream",
         prefetch: int | None = None,
         workers: int | None = None,
+        cuda_graphs: bool = False,
         _staged: bool | float | None = None,
     ) -> None:
         plan_sequences(1, sequence_windows, context_windows)  # validates L and C
@@ -609,6 +616,8 @@ class Predictor:
         #: launched batches whose results may be outstanding before the host waits for the
         #: oldest (a benchmark knob: fewer keeps the device's launch queue short)
         self.max_launched = _MAX_LAUNCHED
+        self.cuda_graphs = bool(cuda_graphs)
+        self._graph: _Graph | None = None
         self.stats = InferenceStats()
         self._ring: _Ring | None = None
         self._active_streams = 0  # open predict() generators (each needs its own buffers)
@@ -654,6 +663,7 @@ class Predictor:
         if ring is not None:
             ring.close()
         del ring
+        self._graph = None
 
     # ------------------------------------------------------------------ stream pipeline
 
@@ -865,7 +875,30 @@ class Predictor:
                 weakref.finalize(ring, ring.queues.stop)  # an abandoned ring's threads end
         if shared:
             self._ring = ring
+        if self.staged and self.cuda_graphs:
+            self._graph_for(ring)
         return ring
+
+    def _graph_for(self, ring: _Ring) -> _Graph | None:
+        """The captured model for full batches of ``ring``'s format (made once), or None
+        (and ``cuda_graphs`` switched off, with a warning) when it cannot be had."""
+        shape, dtype = tuple(ring.dev[0].shape[1:]), ring.dev[0].dtype
+        if self._graph is not None and self._graph.key == (dtype, shape):
+            return self._graph
+        self._graph = None
+        try:
+            self._graph = _capture(self, dtype, shape)
+        except Exception as err:  # any failure: run the model normally
+            self.cuda_graphs = False
+            if self.cuda:
+                torch.cuda.synchronize(self.device)
+            warnings.warn(
+                f"CUDA graph of the model not used ({type(err).__name__}: {err}); running "
+                "the model normally",
+                RuntimeWarning,
+                stacklevel=3,
+            )
+        return self._graph
 
     def _submit_reads(
         self,
@@ -940,6 +973,19 @@ class Predictor:
         m0, consumed, m1, done = (queues.event() for _ in range(4))
         ring.consumed[copied.dev] = consumed
         padding_from = batch.rows
+        graph = self._graph_for(ring) if full and self.cuda_graphs else None
+
+        def graph_step(record: Callable[[Any], None]) -> None:
+            record(m0)
+            n = padding_from * L
+            graph.static_in[:n].copy_(dev[:n])  # device to device: ~0.5 ms per 700 MB
+            if n < len(graph.static_in):
+                graph.static_in[n:].zero_()  # padding
+            record(consumed)  # the device buffer may be refilled
+            graph.replay()
+            record(m1)
+            out.copy_(graph.static_out, non_blocking=self.cuda)
+            record(done)
 
         def step(record: Callable[[Any], None]) -> None:
             record(m0)
@@ -954,7 +1000,9 @@ class Predictor:
             record(done)
 
         with torch.inference_mode():
-            queues.compute(copied.h2d[1], step, (m0, consumed, m1, done))
+            queues.compute(
+                copied.h2d[1], step if graph is None else graph_step, (m0, consumed, m1, done)
+            )
         return _Launched(batch, out.numpy(), done, (*copied.h2d, m0, m1))
 
     def _forward(self, model: torch.nn.Module, x: torch.Tensor, converted: bool = False):
@@ -1139,6 +1187,60 @@ class Predictor:
         self.stats.windows += count
         if progress is not None:
             progress(count)
+
+
+@dataclass
+class _Graph:
+    """The model of full batches, captured: ``replay()`` computes ``static_out``, the
+    probabilities ``(batch_sequences, sequence_windows)`` float32, from ``static_in``, the
+    windows ``(batch_sequences * sequence_windows, *window_shape)`` in their storage dtype."""
+
+    key: tuple
+    static_in: torch.Tensor
+    static_out: torch.Tensor
+    replay: Callable[[], None]
+    graph: Any = None  # the torch.cuda.CUDAGraph (kept alive)
+
+
+def _capture(predictor: Predictor, dtype: torch.dtype, shape: tuple[int, ...]) -> _Graph:
+    """Capture ``predictor``'s model on full batches as a CUDA graph and check it.
+
+    On CUDA: warm-up calls on a side stream (compilation, cuDNN plans), capture, then one
+    replay on random windows compared with the model run normally on the same windows (they
+    must agree to 1e-4). On the CPU (emulated queues, tests) the "graph" runs the model on
+    the static buffers, so that the bookkeeping around it is tested.
+    """
+    B, L, device = predictor.batch_sequences, predictor.sequence_windows, predictor.device
+    static_in = torch.zeros((B * L, *shape), dtype=dtype, device=device)
+    x = static_in.view(B, L, *shape)
+    key = (dtype, shape)
+    with torch.inference_mode():
+        if not predictor.cuda:
+            static_out = torch.zeros((B, L), dtype=torch.float32)
+
+            def replay() -> None:
+                static_out.copy_(predictor._forward(predictor.model, x))
+
+            return _Graph(key, static_in, static_out, replay)
+        side = torch.cuda.Stream(device)
+        side.wait_stream(torch.cuda.current_stream(device))
+        with torch.cuda.stream(side):
+            for _ in range(2):
+                predictor._forward(predictor.model, x)
+        torch.cuda.current_stream(device).wait_stream(side)
+        graph = torch.cuda.CUDAGraph()
+        # thread_local: the reader threads of another open predict() may query events
+        with torch.cuda.graph(graph, capture_error_mode="thread_local"):
+            static_out = predictor._forward(predictor.model, x)
+        sample = torch.randn(static_in.shape, device=device).mul_(20)
+        static_in.copy_(sample.to(dtype) if dtype.is_floating_point else sample.round().to(dtype))
+        graph.replay()
+        expected = predictor._forward(predictor.model, x)
+        error = float((static_out - expected).abs().max())
+        if not error <= 1e-4:
+            raise RuntimeError(f"the captured model differs from the model by {error:.2e}")
+        torch.cuda.synchronize(device)
+    return _Graph(key, static_in, static_out, graph.replay, graph)
 
 
 class _Timeline:
