@@ -409,3 +409,60 @@ def test_a_graph_that_cannot_be_captured_falls_back_with_a_warning(tmp_path, mon
     for key in expected:
         np.testing.assert_allclose(out[key], expected[key], rtol=1e-5, atol=1e-6)
     predictor.close()
+
+
+@pytest.mark.parametrize("dtype", [np.float16, np.float32])
+def test_staged_pipeline_is_exact_for_each_storage_dtype_when_compute_runs_late(monkeypatch, dtype):
+    """float32 windows are used in place (no conversion copy): their device buffer may be
+    refilled only after the model, not after the conversion."""
+    import seizure.evaluation.inference as inference
+
+    monkeypatch.setattr(inference, "EmulatedQueues", SlowQueues(compute_s=0.004).cls)
+    rng = np.random.default_rng(5)
+    recs = [(f"r{i}", rng.normal(size=(60, 2, 3)).astype(dtype)) for i in range(4)]
+    predictor = Predictor(
+        MeanModel(), sequence_windows=5, batch_sequences=2, device="cpu", _staged=True
+    )
+    out = dict(predictor.predict(recs))
+    ring = predictor._ring
+    assert ring.dev[0].dtype == (torch.float16 if dtype == np.float16 else torch.float32)
+    for key, probs in _expected_mean_probs(recs).items():
+        np.testing.assert_allclose(out[key], probs, rtol=1e-5, atol=1e-6)
+    predictor.close()
+
+
+def test_interleaved_calls_share_the_graph_and_stay_exact(tmp_path):
+    recs = _recordings(tmp_path, [70, 45, 90, 33])
+    kw = dict(sequence_windows=6, batch_sequences=2, device="cpu")
+    expected = _expected_mean_probs(recs)
+    predictor = Predictor(MeanModel(), cuda_graphs=True, _staged=0.002, **kw)
+    a, b = predictor.predict(recs), predictor.predict(list(reversed(recs)))
+    out = [next(a), next(b)]
+    for x, y in zip(a, b):
+        out += [x, y]
+    out += list(a) + list(b)
+    assert len(out) == 8
+    for key, probs in out:
+        np.testing.assert_allclose(probs, expected[key], rtol=1e-5, atol=1e-6)
+    predictor.close()
+
+
+def test_staged_stream_can_be_abandoned_and_reused(tmp_path):
+    recs = _recordings(tmp_path, [50] * 6)
+    predictor = Predictor(
+        MeanModel(), sequence_windows=10, batch_sequences=2, device="cpu", _staged=0.002
+    )
+    stream = predictor.predict(recs)
+    next(stream)
+    stream.close()  # queued work drained, nothing hangs
+    out = dict(predictor.predict(recs))
+    for key, probs in _expected_mean_probs(recs).items():
+        np.testing.assert_allclose(out[key], probs, rtol=1e-5, atol=1e-6)
+    predictor.close()
+
+
+def test_staged_knobs_are_checked(tmp_path):
+    predictor = Predictor(MeanModel(), sequence_windows=10, device="cpu", _staged=True)
+    predictor.copy_ahead = 0
+    with pytest.raises(ValueError, match="copy_ahead"):
+        list(predictor.predict(_recordings(tmp_path, [20])))

@@ -147,7 +147,8 @@ class _StoredWindows:
 
     def __init__(self, windows: Any, dtype: str) -> None:
         self.windows = windows
-        self.dtype = dtype
+        self.storage_dtype = dtype
+        self.dtype = np.dtype(dtype)  # a real dtype: the inference buffers are made of it
         self.shape = tuple(windows.shape)
         self.clipped = 0
 
@@ -157,7 +158,7 @@ class _StoredWindows:
     def __getitem__(self, index: slice) -> np.ndarray:
         from seizure.preprocessing.cache import to_storage
 
-        out, clipped = to_storage(self.windows[index], self.dtype)
+        out, clipped = to_storage(self.windows[index], self.storage_dtype)
         self.clipped += clipped
         return out
 

@@ -482,14 +482,9 @@ class _Ring:
     dev: list[torch.Tensor] = field(default_factory=list)  # staged: device input buffers
     consumed: list[Any] = field(default_factory=list)  # per device buffer: its batch converted
     out: list[torch.Tensor] = field(default_factory=list)  # staged: (capacity,) float32
-    queues: Any = None  # staged: CudaQueues or EmulatedQueues
+    queues: Any = None  # staged: the predictor's CudaQueues or EmulatedQueues
     copies: int = 0  # copies queued so far (the next one goes to dev[copies % len(dev)])
     launches: int = 0
-
-    def close(self) -> None:
-        if self.queues is not None:
-            self.queues.close()
-            self.queues = None
 
 
 @dataclass
@@ -618,6 +613,10 @@ class Predictor:
         self.max_launched = _MAX_LAUNCHED
         self.cuda_graphs = bool(cuda_graphs)
         self._graph: _Graph | None = None
+        # staged: the copy and compute queues, one pair per predictor (on CUDA the compute
+        # queue is the stream current when they are made: every batch, ring and the graph
+        # are ordered on it, whatever stream the caller iterates under)
+        self._queues: Any = None
         self.stats = InferenceStats()
         self._ring: _Ring | None = None
         self._active_streams = 0  # open predict() generators (each needs its own buffers)
@@ -659,11 +658,27 @@ class Predictor:
 
     def close(self) -> None:
         """Free the host and device buffers kept between calls (they are re-made if needed)."""
-        ring, self._ring = self._ring, None
-        if ring is not None:
-            ring.close()
-        del ring
+        self._release_ring()
         self._graph = None
+        queues, self._queues = self._queues, None
+        if queues is not None:
+            queues.close()
+
+    def _release_ring(self) -> None:
+        """Drop the kept buffers once nothing queued uses them."""
+        ring, self._ring = self._ring, None
+        if ring is not None and self._queues is not None:
+            self._queues.drain()
+        del ring
+
+    def _queues_for_rings(self) -> Any:
+        if self._queues is None:
+            if self.cuda:
+                self._queues = CudaQueues(self.device)
+            else:
+                self._queues = EmulatedQueues(self._jitter_s)
+                weakref.finalize(self, self._queues.stop)  # its threads end with the predictor
+        return self._queues
 
     # ------------------------------------------------------------------ stream pipeline
 
@@ -680,6 +695,11 @@ class Predictor:
             batch_sequences=self.batch_sequences,
             prefetch=self.prefetch,
         )
+        if self.copy_ahead < 1 or self.max_launched < 0:
+            raise ValueError(
+                f"copy_ahead must be >= 1 and max_launched >= 0, got {self.copy_ahead} and "
+                f"{self.max_launched}"
+            )
         pending: collections.deque[_Recording] = collections.deque()
         batches = self._plan_stream(recordings, pending)
         submitted: collections.deque = collections.deque()  # (batch, host slot, futures)
@@ -763,12 +783,15 @@ class Predictor:
             self._active_streams -= 1
             pool.shutdown(wait=True)
             if ring is not None and ring.queues is not None:
-                if ring is self._ring and getattr(ring.queues, "error", None) is None:
-                    ring.queues.drain()  # the buffers are reused by the next call
-                else:  # this call's own buffers, or queues that failed: not reused
+                if getattr(ring.queues, "error", None) is not None:
+                    # emulated queues that failed: neither they nor the buffers are reused
                     if ring is self._ring:
                         self._ring = None
-                    ring.close()
+                    if ring.queues is self._queues:
+                        self._queues = None
+                    ring.queues.close()
+                else:  # the buffers are reused, or freed, once nothing queued uses them
+                    ring.queues.drain()
             for rec in pending:
                 rec.close()
             stats.wall_s = time.perf_counter() - t_start
@@ -844,7 +867,9 @@ class Predictor:
         when not ``shared`` (another :meth:`predict` of this predictor is still open), buffers
         of this call only."""
         windows = batch.pieces[0][0].windows
-        np_dtype = windows.dtype if windows.dtype in _TORCH_DTYPES else np.dtype(np.float32)
+        np_dtype = np.dtype(windows.dtype)
+        if np_dtype not in _TORCH_DTYPES:
+            np_dtype = np.dtype(np.float32)
         dtype = _TORCH_DTYPES[np_dtype]
         shape = tuple(int(s) for s in windows.shape[1:])
         capacity = self.batch_sequences * self.sequence_windows
@@ -852,7 +877,7 @@ class Predictor:
         if shared and self._ring is not None and self._ring.key == key:
             return self._ring
         if shared:
-            self.close()
+            self._release_ring()  # the graph is kept: it depends on the window format only
         host = [
             torch.empty((capacity, *shape), dtype=dtype, pin_memory=self.cuda)
             for _ in range(self.prefetch)
@@ -868,11 +893,7 @@ class Predictor:
                 torch.empty(capacity, dtype=torch.float32, pin_memory=self.cuda)
                 for _ in range(self.max_launched + 1)
             ]
-            if self.cuda:
-                ring.queues = CudaQueues(self.device)
-            else:
-                ring.queues = EmulatedQueues(self._jitter_s)
-                weakref.finalize(ring, ring.queues.stop)  # an abandoned ring's threads end
+            ring.queues = self._queues_for_rings()
         if shared:
             self._ring = ring
         if self.staged and self.cuda_graphs:
@@ -886,11 +907,15 @@ class Predictor:
         if self._graph is not None and self._graph.key == (dtype, shape):
             return self._graph
         self._graph = None
+        saved = torch.cuda.current_stream(self.device) if self.cuda else None
         try:
-            self._graph = _capture(self, dtype, shape)
+            self._graph = _capture(self, ring.queues, dtype, shape)
         except Exception as err:  # any failure: run the model normally
             self.cuda_graphs = False
-            if self.cuda:
+            if saved is not None:
+                # a failed capture can leave its capture stream current (torch.cuda.graph's
+                # exit ends the capture before restoring the stream, and ending it raised)
+                torch.cuda.set_stream(saved)
                 torch.cuda.synchronize(self.device)
             warnings.warn(
                 f"CUDA graph of the model not used ({type(err).__name__}: {err}); running "
@@ -970,7 +995,8 @@ class Predictor:
         dev = ring.dev[copied.dev]
         out = ring.out[ring.launches % len(ring.out)][: rows * L].view(rows, L)
         ring.launches += 1
-        m0, consumed, m1, done = (queues.event() for _ in range(4))
+        m0, m1, done = (queues.event() for _ in range(3))
+        consumed = queues.event(timing=False)
         ring.consumed[copied.dev] = consumed
         padding_from = batch.rows
         graph = self._graph_for(ring) if full and self.cuda_graphs else None
@@ -992,9 +1018,16 @@ class Predictor:
             x = dev[: rows * L].view(rows, L, *dev.shape[1:])
             if rows > padding_from:
                 x[padding_from:].zero_()  # padding, on the device
-            x = x.float()  # float16/int16 storage -> float32 (autocast casts again per op)
-            record(consumed)  # the device buffer may be refilled
+            # float16/int16 storage -> float32 (autocast casts again per op): a copy, after
+            # which the device buffer may be refilled; float32 storage is used in place, so
+            # the buffer is free only once the model has run
+            in_place = x.dtype == torch.float32
+            x = x.float()
+            if not in_place:
+                record(consumed)
             probs = self._forward(model, x, converted=True)
+            if in_place:
+                record(consumed)
             record(m1)
             out.copy_(probs, non_blocking=self.cuda)
             record(done)
@@ -1009,7 +1042,12 @@ class Predictor:
         """Probabilities ``(rows, L)`` float32 of windows ``x`` (on the device)."""
         if not converted:
             x = x.float()  # float16/int16 storage -> float32 (autocast casts again per op)
-        with torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=self.amp):
+        # cache_enabled=False: weight casts cached by a caller's enclosing autocast would be
+        # baked into a captured graph and freed after it; within one forward a weight is cast
+        # once anyway
+        with torch.autocast(
+            self.device.type, dtype=torch.bfloat16, enabled=self.amp, cache_enabled=False
+        ):
             logits = model(x)
         return torch.sigmoid(logits.float())
 
@@ -1202,14 +1240,26 @@ class _Graph:
     graph: Any = None  # the torch.cuda.CUDAGraph (kept alive)
 
 
-def _capture(predictor: Predictor, dtype: torch.dtype, shape: tuple[int, ...]) -> _Graph:
+def _capture(
+    predictor: Predictor, queues: Any, dtype: torch.dtype, shape: tuple[int, ...]
+) -> _Graph:
     """Capture ``predictor``'s model on full batches as a CUDA graph and check it.
 
-    On CUDA: warm-up calls on a side stream (compilation, cuDNN plans), capture, then one
-    replay on random windows compared with the model run normally on the same windows (they
-    must agree to 1e-4). On the CPU (emulated queues, tests) the "graph" runs the model on
-    the static buffers, so that the bookkeeping around it is tested.
+    On CUDA, on the predictor's device and ordered on its compute stream: warm-up calls on a
+    side stream (compilation, cuDNN plans), capture, then one replay on random windows
+    compared with the model run normally on the same windows (they must agree to 1e-4). On
+    the CPU (emulated queues, tests) the "graph" runs the model on the static buffers, so that
+    the bookkeeping around it is tested.
     """
+    if predictor.cuda:
+        with torch.cuda.device(predictor.device), torch.cuda.stream(queues.compute_stream):
+            return _capture_on_current_stream(predictor, dtype, shape)
+    return _capture_on_current_stream(predictor, dtype, shape)
+
+
+def _capture_on_current_stream(
+    predictor: Predictor, dtype: torch.dtype, shape: tuple[int, ...]
+) -> _Graph:
     B, L, device = predictor.batch_sequences, predictor.sequence_windows, predictor.device
     static_in = torch.zeros((B * L, *shape), dtype=dtype, device=device)
     x = static_in.view(B, L, *shape)

@@ -13,14 +13,15 @@ queued operation still needs it.
 An event is *recorded* when the operation that completes it is queued (host side) and
 *completed* when the queue reaches it. Both classes offer:
 
-* ``event()``: a fresh event with ``synchronize()``, ``query()`` and ``elapsed_time(end)``
-  (milliseconds);
-* ``marker()``: an event recorded and completed now on the compute queue (a time origin);
+* ``event(timing=True)``: a fresh event with ``synchronize()``, ``query()`` and
+  ``elapsed_time(end)`` (milliseconds; events made with ``timing=False`` are only waited on);
+* ``marker()``: an event recorded on the compute queue now (a time origin);
 * ``copy(dst, src, after, start, end)``: queue ``dst.copy_(src)`` on the copy queue once
   ``after`` has completed, recording ``start`` and ``end`` around it;
 * ``compute(after, step, events)``: queue ``step(record)`` on the compute queue once
   ``after`` has completed; ``events`` are the events ``step`` records with ``record(event)``
-  (recorded now, completed when ``step`` reaches them);
+  (recorded now, completed when ``step`` reaches them; the emulation may pause after each,
+  so that an event recorded too early in a step shows);
 * ``check()``: raise the error of a failed emulated operation (CUDA reports its own);
 * ``drain()``: wait until both queues are idle; ``close()``: drain and release.
 """
@@ -40,7 +41,7 @@ __all__ = ["CudaQueues", "EmulatedEvent", "EmulatedQueues"]
 
 
 class CudaQueues:
-    """A side CUDA stream for copies and the current stream for compute.
+    """A side CUDA stream for copies, and for compute the stream current when made.
 
     Parameters
     ----------
@@ -51,15 +52,18 @@ class CudaQueues:
     def __init__(self, device: torch.device) -> None:
         self.device = device
         self.copy_stream = torch.cuda.Stream(device)
+        # fixed once: work queued under another current stream later must still be ordered
+        # after the earlier batches (shared output buffers, the graph's static buffers)
+        self.compute_stream = torch.cuda.current_stream(device)
 
-    def event(self) -> torch.cuda.Event:
+    def event(self, timing: bool = True) -> torch.cuda.Event:
         # blocking: a thread waiting for it sleeps instead of spinning on a core that the
-        # reader threads need
-        return torch.cuda.Event(enable_timing=True, blocking=True)
+        # reader threads need; events only waited on are cheaper without timing
+        return torch.cuda.Event(enable_timing=timing, blocking=True)
 
     def marker(self) -> torch.cuda.Event:
         event = self.event()
-        event.record(torch.cuda.current_stream(self.device))
+        event.record(self.compute_stream)
         return event
 
     def copy(self, dst: torch.Tensor, src: torch.Tensor, after: Any, start: Any, end: Any) -> None:
@@ -74,10 +78,11 @@ class CudaQueues:
     def compute(
         self, after: Any, step: Callable[[Callable[[Any], None]], None], events: Sequence[Any]
     ) -> None:
-        stream = torch.cuda.current_stream(self.device)
-        if after is not None:
-            stream.wait_event(after)
-        step(lambda event: event.record(stream))
+        stream = self.compute_stream
+        with torch.cuda.stream(stream):
+            if after is not None:
+                stream.wait_event(after)
+            step(lambda event: event.record(stream))
 
     def check(self) -> None:
         pass
@@ -177,7 +182,7 @@ class EmulatedQueues:
                 seconds = self._random.uniform(0, self.jitter_s)
             time.sleep(seconds)
 
-    def event(self) -> EmulatedEvent:
+    def event(self, timing: bool = True) -> EmulatedEvent:
         return EmulatedEvent()
 
     def marker(self) -> EmulatedEvent:
@@ -204,11 +209,15 @@ class EmulatedQueues:
     ) -> None:
         wait = after if after is not None and after.recorded else None
 
+        def record(event: EmulatedEvent) -> None:
+            event.complete()
+            self.delay("compute")  # let the other queue and the host run between any two steps
+
         def run() -> None:
             if wait is not None:
                 wait.synchronize()
             with torch.inference_mode():
-                step(lambda event: event.complete())
+                step(record)
 
         self._compute.put(run, events)
 
