@@ -41,7 +41,8 @@ Feeding (the ``stream`` pipeline, the default). 2M windows/s of 22 x 256 float16
   ``H2D under compute`` in :attr:`Predictor.stats` measure it.) A host buffer is refilled only
   once its copy has finished (the reader tasks wait for a CUDA event with blocking sync, so
   waiting threads sleep rather than spin), and a device buffer only once the model has
-  converted it to float32. The tests run this ordering with the two queues emulated by
+  converted it to float32 (float32 windows are used in place: once the model has run).
+  The tests run this ordering with the two queues emulated by
   threads that run late (:class:`~seizure.evaluation.streams.EmulatedQueues`): a missing
   wait corrupts their results;
 * the last, partial batch is zero-padded *on the device* (no host memset, no copy of padding)
@@ -60,7 +61,10 @@ Speed. Batch-norm layers that follow a convolution are folded into it (exact up 
 rounding). The forward pass runs under bf16 autocast (``evaluate.amp``) on CUDA and on CPUs
 with native bf16 arithmetic (AVX512-BF16 or AMX; about 2x faster there than fp32, with
 probabilities within ~1e-3 of fp32); on CUDA the encoder is compiled by default
-(``evaluate.compile``).
+(``evaluate.compile``). With ``evaluate.cuda_graphs`` the model of full batches is captured
+once as a CUDA graph, fed by a device-to-device copy into its static input (one launch per
+batch instead of hundreds; checked against the model at capture, the normal path on any
+failure).
 """
 
 from __future__ import annotations

@@ -3,12 +3,12 @@
 :class:`~seizure.evaluation.inference.Predictor` stages its work on two in-order queues, a
 *copy* queue (host-to-device copies of input batches) and a *compute* queue (conversion, the
 model, the copy of the probabilities back), ordered against each other and against the host
-with events. :class:`CudaQueues` is the real thing (a side CUDA stream and the current
-stream). :class:`EmulatedQueues` runs the same operations on the CPU, each queue a worker
-thread, with events of the same semantics (in particular: waiting for an event that has not
-been recorded yet does not wait, as with ``cudaStreamWaitEvent``) and optional random delays,
-so that the tests can check on a machine without a GPU that no buffer is overwritten while a
-queued operation still needs it.
+with events. :class:`CudaQueues` is the real thing (a side CUDA stream, and the stream
+current when the queues are made). :class:`EmulatedQueues` runs the same operations on the
+CPU, each queue a worker thread, with events of the same semantics (in particular: waiting
+for an event that has not been recorded yet does not wait, as with ``cudaStreamWaitEvent``)
+and optional random delays, so that the tests can check on a machine without a GPU that no
+buffer is overwritten while a queued operation still needs it.
 
 An event is *recorded* when the operation that completes it is queued (host side) and
 *completed* when the queue reaches it. Both classes offer:
@@ -124,6 +124,7 @@ class _Worker:
         self.name = name
         self.owner = owner
         self.tasks: queue.SimpleQueue = queue.SimpleQueue()
+        self.stopped = False
         self.thread = threading.Thread(
             target=self._run, name=f"seizure-emulated-{name}", daemon=True
         )
@@ -152,7 +153,9 @@ class _Worker:
                         event.complete()
 
     def stop(self) -> None:
-        self.tasks.put(None)
+        if not self.stopped:
+            self.stopped = True
+            self.tasks.put(None)
 
 
 class EmulatedQueues:
@@ -161,8 +164,9 @@ class EmulatedQueues:
     Parameters
     ----------
     jitter_s : float
-        Each queued operation first sleeps a random time in ``[0, jitter_s)``: makes any
-        missing ordering between the queues and the host show up as wrong results.
+        Each queued operation first sleeps a random time in ``[0, jitter_s)``, and a compute
+        step again after each event it records: makes any missing ordering between the
+        queues and the host show up as wrong results.
     seed : int
         Seed of the delays.
     """
@@ -176,7 +180,7 @@ class EmulatedQueues:
         self._compute = _Worker("compute", self)
 
     def delay(self, queue_name: str) -> None:
-        """Sleep before an operation of queue ``copy`` or ``compute`` (random, see above)."""
+        """Sleep in queue ``copy`` or ``compute`` (random, see above; tests override it)."""
         if self.jitter_s > 0:
             with self._lock:
                 seconds = self._random.uniform(0, self.jitter_s)
@@ -224,6 +228,8 @@ class EmulatedQueues:
     def drain(self) -> None:
         """Wait until both queues have run everything queued."""
         for worker in (self._copy, self._compute):
+            if worker.stopped:  # closed: it ran everything before ending
+                continue
             event = EmulatedEvent()
             worker.put(lambda: None, (event,))
             event.synchronize()
