@@ -305,7 +305,7 @@ def test_staged_pipeline_is_exact_when_the_queues_run_late(
     "broken,delays",
     [
         ("device buffer", dict(compute_s=0.01)),  # copies overwrite batches not yet converted
-        ("host buffer", dict(copy_s=0.01)),  # readers overwrite batches not yet copied
+        ("host buffer", dict(copy_s=0.02)),  # readers overwrite batches not yet copied
     ],
 )
 def test_the_emulated_queues_catch_a_missing_wait(tmp_path, monkeypatch, broken, delays):
