@@ -53,8 +53,9 @@ class EvaluateConfig:
     compile : {'auto', 'always', 'never'}
         ``torch.compile`` the model; ``auto`` compiles on CUDA only.
     cuda_graphs : bool
-        On CUDA, run the model of each full batch as one captured CUDA graph (checked against
-        the model at capture; falls back with a warning). Off by default until measured.
+        On CUDA with the ``stream`` pipeline, run the model of each full batch as one captured
+        CUDA graph (checked against the model at capture; falls back with a warning). Off by
+        default until measured.
     sweep_min, sweep_max : float
         Threshold range of the operating curve (probabilities).
     sweep_points : int
