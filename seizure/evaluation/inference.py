@@ -738,28 +738,26 @@ class Predictor:
                     submitted.append((batch, slot, futures))
                 t1 = time.perf_counter()
                 stats.plan_s += t1 - t0
-                if not self.staged:
-                    if submitted:
-                        batch, slot, futures = submitted.popleft()
-                        self._collect_reads(futures)
-                        t2 = time.perf_counter()
-                        stats.wait_input_s += t2 - t1
-                        launched.append(self._launch_stream(ring, slot, batch))
-                        stats.launch_s += time.perf_counter() - t2
                 # staged: queue each batch's copy to the device as soon as its reads are done
                 # (up to one per device buffer ahead of the model), before launching the model
                 # of an earlier batch, so that a copy never waits behind the model's launches
-                # on the host and the copy queue overlaps the compute queue
-                elif (
-                    submitted
-                    and len(copied) < min(self.copy_ahead, len(ring.dev))
-                    and (not copied or all(f.done() for f in submitted[0][2]))
+                # on the host and the copy queue overlaps the compute queue; on the CPU, run
+                # each batch as soon as it is read
+                if submitted and (
+                    not self.staged
+                    or (
+                        len(copied) < min(self.copy_ahead, len(ring.dev))
+                        and (not copied or all(f.done() for f in submitted[0][2]))
+                    )
                 ):
                     batch, slot, futures = submitted.popleft()
                     self._collect_reads(futures)
                     t2 = time.perf_counter()
                     stats.wait_input_s += t2 - t1
-                    copied.append(self._queue_copy(ring, slot, batch))
+                    if self.staged:
+                        copied.append(self._queue_copy(ring, slot, batch))
+                    else:
+                        launched.append(self._launch_stream(ring, slot, batch))
                     stats.launch_s += time.perf_counter() - t2
                 elif copied:
                     t2 = time.perf_counter()
@@ -957,14 +955,20 @@ class Predictor:
         after = ring.h2d_done[slot]  # the buffer's previous batch must be on the device
         return [pool.submit(_read_task, dest, task, after) for task in tasks if task]
 
-    def _launch_stream(self, ring: _Ring, slot: int, batch: _StreamBatch) -> _Launched:
-        """Run a batch on the CPU, straight from its host buffer (not staged)."""
+    def _count_batch(self, batch: _StreamBatch) -> tuple[int, bool, int, torch.nn.Module]:
+        """Count a batch in the stats; its sequence length, whether that is the full length,
+        the rows the model runs (full-length batches are padded to one shape) and the model
+        (the compiled one for the full length, the eager one for a short recording)."""
         L = batch.length
         full = L == self.sequence_windows
-        rows = self.batch_sequences if full else batch.rows  # full-length batches: one shape
-        model = self.model if full else self.eager
+        rows = self.batch_sequences if full else batch.rows
         self.stats.batches += 1
         self.stats.model_windows += rows * L
+        return L, full, rows, (self.model if full else self.eager)
+
+    def _launch_stream(self, ring: _Ring, slot: int, batch: _StreamBatch) -> _Launched:
+        """Run a batch on the CPU, straight from its host buffer (not staged)."""
+        L, _, rows, model = self._count_batch(batch)
         with torch.inference_mode():
             x = ring.host[slot][: rows * L].view(rows, L, *ring.host[slot].shape[1:])
             if rows > batch.rows:
@@ -990,12 +994,7 @@ class Predictor:
     def _launch_model(self, ring: _Ring, copied: _Copied) -> _Launched:
         """Queue a copied batch's conversion, model and copy back on the compute queue."""
         batch, queues = copied.batch, ring.queues
-        L = batch.length
-        full = L == self.sequence_windows
-        rows = self.batch_sequences if full else batch.rows  # full-length batches: one shape
-        model = self.model if full else self.eager
-        self.stats.batches += 1
-        self.stats.model_windows += rows * L
+        L, full, rows, model = self._count_batch(batch)
         dev = ring.dev[copied.dev]
         out = ring.out[ring.launches % len(ring.out)][: rows * L].view(rows, L)
         ring.launches += 1
