@@ -15,9 +15,11 @@ on them) and times:
   inference goes on. If the ``stream`` pipeline fails, the error is printed and the
   previous implementation (``--pipeline simple``) is timed instead;
 * where the time went (:class:`seizure.evaluation.inference.InferenceStats`: waiting for
-  input, reading, H2D, model, copy back, scattering, writing) and two ceilings: the model
-  alone on data already on the device, and the pipeline with a model that does nothing
-  (feeding, copies and writing only);
+  input, reading, H2D, model, copy back, scattering, writing; on CUDA the device timeline)
+  and ceilings: the model alone on data already on the device, reading alone (page cache
+  to host buffers, all reader threads and half of them), host-to-device copies alone, and
+  the pipeline with a model that does nothing (feeding, copies and writing only);
+* with ``--sweep``, the pipeline again under each variant of its knobs (:data:`SWEEP`);
 * baseline, in the same run: a plain loop over recordings and batches of windows, eager
   fp32, synchronous copies, then the same post-processing and files written one by one
   (over the first ``--baseline-recordings``: 50 on the full CUDA workload).
@@ -173,6 +175,7 @@ SWEEP = [
     ("copy_ahead=2", {"copy_ahead": 2}),
     ("max_launched=1", {"max_launched": 1}),
     ("max_launched=2", {"max_launched": 2}),
+    ("reader_threads=4", {"reader_threads": 4}),
     ("reader_threads=8", {"reader_threads": 8}),
     ("reader_threads=12", {"reader_threads": 12}),
     ("prefetch=4", {"prefetch": 4}),
@@ -237,6 +240,55 @@ def model_only_rate(predictor, window_shape, seq: int, batches: int) -> float:
             predictor._forward(predictor.model, x)
         sync(device)
     return batches * x.shape[0] * seq / (time.perf_counter() - t0)
+
+
+def read_rate(cache, records, threads: int, pinned: bool) -> float:
+    """Windows/s of reading the recordings' windows from the page cache into a ring of
+    (pinned) host buffers with ``threads`` threads and ``os.preadv``, nothing else: the host's
+    read ceiling."""
+    import concurrent.futures
+
+    from seizure.evaluation.inference import _copy_windows, _Recording
+
+    chunk = 4096  # windows per task (45 MB of 22 x 256 float16; one buffer per thread)
+    shape = cache.window_shape
+    bufs = [
+        torch.empty((chunk, *shape), dtype=torch.float16, pin_memory=pinned).numpy()
+        for _ in range(threads)
+    ]
+    tasks = []
+    for r in records:
+        w = cache.windows(r.recording_id)
+        rec = _Recording(r.recording_id, w, np.zeros(0, np.float32), 0)
+        tasks += [(rec, a, min(a + chunk, len(w))) for a in range(0, len(w), chunk)]
+
+    def run(i: int) -> int:
+        count = 0
+        for rec, a, b in tasks[i::threads]:
+            _copy_windows(rec, a, b, bufs[i][: b - a])
+            count += b - a
+        return count
+
+    t0 = time.perf_counter()
+    with concurrent.futures.ThreadPoolExecutor(threads) as pool:
+        total = sum(pool.map(run, range(threads)))
+    seconds = time.perf_counter() - t0
+    for rec, _, _ in tasks:
+        rec.close()
+    return total / seconds
+
+
+def h2d_rate(window_shape, windows: int, device, repeats: int = 10) -> float:
+    """Windows/s of host-to-device copies of float16 windows from pinned memory, alone."""
+    host = torch.empty((windows, *window_shape), dtype=torch.float16, pin_memory=True)
+    dev = torch.empty_like(host, device=device)
+    dev.copy_(host, non_blocking=True)
+    torch.cuda.synchronize(device)
+    t0 = time.perf_counter()
+    for _ in range(repeats):
+        dev.copy_(host, non_blocking=True)
+    torch.cuda.synchronize(device)
+    return repeats * windows / (time.perf_counter() - t0)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -371,11 +423,20 @@ def main(argv: list[str] | None = None) -> int:
             predictor, warm_s, ours_s, ours_probs = measure("simple")
         stats = predictor.stats
         sweep = run_sweep(predictor, cache, records, work, total) if args.sweep else []
-        model_rate = feed_rate = feed_stats = None
+        model_rate = feed_rate = feed_stats = h2d = None
+        read_rates: dict[int, float] = {}
         if not args.no_ceilings:
             try:
                 model_rate = model_only_rate(predictor, cache.window_shape, seq, 10 if cuda else 3)
                 predictor.close()  # free the pinned buffers before the feed-only pass
+                read_rates = {
+                    t: read_rate(cache, records, t, cuda)
+                    for t in sorted(
+                        {predictor.reader_threads, max(1, predictor.reader_threads // 2)}
+                    )
+                }
+                if cuda:
+                    h2d = h2d_rate(cache.window_shape, batch * seq, device)
                 null = Predictor(
                     NullModel(),
                     sequence_windows=seq,
@@ -437,6 +498,10 @@ def main(argv: list[str] | None = None) -> int:
             )
         if model_rate is not None:
             print(f"model only (data on the device): {model_rate:,.0f} windows/s")
+        for t, rate in read_rates.items():
+            print(f"reading alone (page cache -> host buffers, {t} threads): {rate:,.0f} windows/s")
+        if h2d is not None:
+            print(f"host-to-device copies alone (pinned, one stream): {h2d:,.0f} windows/s")
         if feed_rate is not None:
             print(f"pipeline without the model (feeding + writing): {feed_rate:,.0f} windows/s")
             print("  its " + feed_stats.summary().replace("\n", "\n  "))
@@ -470,6 +535,8 @@ def main(argv: list[str] | None = None) -> int:
                     "max_abs_prob_diff_copies": copies,
                     "model_only_windows_per_s": None if model_rate is None else round(model_rate),
                     "feed_only_windows_per_s": None if feed_rate is None else round(feed_rate),
+                    "read_only_windows_per_s": {str(t): round(v) for t, v in read_rates.items()},
+                    "h2d_only_windows_per_s": None if h2d is None else round(h2d),
                     "batch_sequences": batch,
                     "reader_threads": predictor.reader_threads,
                     "sequence_windows": seq,
