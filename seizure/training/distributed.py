@@ -156,7 +156,7 @@ def shutdown(info: DistInfo) -> None:
             pass
         # Collect the DDP wrapper (its reducer holds the group) now rather than at interpreter
         # exit: without this a rank still aborted after the barrier above ("terminate called
-        # without an active exception" with no Python frame left, i.e. during exit) in 2 of 23
+        # without an active exception" with no Python frame left, i.e. during exit) in 3 of 31
         # runs of the 2-rank CPU test, with it in none of 40.
         gc.collect()
         dist.destroy_process_group()
