@@ -23,7 +23,11 @@ from typing import Any
 
 import numpy as np
 
-from seizure.evaluation.evaluate import EvaluationError, resolve_evaluation_config
+from seizure.evaluation.evaluate import (
+    EvaluationError,
+    make_predictor,
+    resolve_evaluation_config,
+)
 from seizure.evaluation.postprocess import postprocess, postprocess_config_kwargs
 from seizure.io.events import Event
 
@@ -208,7 +212,7 @@ def detect(
     ConfigError, CheckpointError, EvaluationError, FileNotFoundError
         Problems that concern every recording (bad config, checkpoint, device, inputs).
     """
-    from seizure.evaluation.inference import Predictor, resolve_device
+    from seizure.evaluation.inference import resolve_device
     from seizure.io.annotations import write_csv_bi, write_tsv
     from seizure.preprocessing.montage import MissingChannelsError
     from seizure.training.checkpoint import load_checkpoint, load_model_from_checkpoint
@@ -230,18 +234,7 @@ def detect(
         raise EvaluationError(str(err)) from err
     model, _, window_shape = load_model_from_checkpoint(checkpoint, dev, model_factory)
     pre, ev = config.preprocess, config.evaluate
-    predictor = Predictor(
-        model,
-        sequence_windows=ev.sequence_windows or config.train.sequence_windows,
-        context_windows=ev.context_windows,
-        batch_sequences=ev.batch_sequences,
-        device=dev,
-        amp=ev.amp,
-        compile=ev.compile,
-        reader_threads=ev.reader_threads,
-        pipeline=ev.pipeline,
-        cuda_graphs=ev.cuda_graphs,
-    )
+    predictor = make_predictor(model, config, dev)
     kwargs = postprocess_config_kwargs(ev)
     results: list[DetectionResult] = []
     names: dict[str, Path] = {}

@@ -313,6 +313,27 @@ def _save_array(path: Path, array: np.ndarray) -> None:
         np.save(handle, array, allow_pickle=False)
 
 
+def make_predictor(model: Any, config: Config, device: Any) -> Any:
+    """A :class:`~seizure.evaluation.inference.Predictor` of ``model`` on ``device`` with the
+    inference settings of ``config.evaluate`` (the sequence length: ``evaluate``'s, else the
+    training length ``train.sequence_windows``)."""
+    from seizure.evaluation.inference import Predictor
+
+    ev = config.evaluate
+    return Predictor(
+        model,
+        sequence_windows=ev.sequence_windows or config.train.sequence_windows,
+        context_windows=ev.context_windows,
+        batch_sequences=ev.batch_sequences,
+        device=device,
+        amp=ev.amp,
+        compile=ev.compile,
+        reader_threads=ev.reader_threads,
+        pipeline=ev.pipeline,
+        cuda_graphs=ev.cuda_graphs,
+    )
+
+
 def _inference_settings(config: Config) -> dict[str, Any]:
     """The settings that change the probabilities (recorded in ``probs/index.json``)."""
     ev = config.evaluate
@@ -757,7 +778,7 @@ def _run_model(
     on_hypotheses: Callable[[str, EventArrays], None] | None = None,
 ) -> tuple[dict[str, np.ndarray], float]:
     """Run the model over ``records``; save and return their probabilities."""
-    from seizure.evaluation.inference import Predictor, resolve_device
+    from seizure.evaluation.inference import resolve_device
     from seizure.training.checkpoint import load_model_from_checkpoint
     from seizure.utils.progress import progress
 
@@ -771,20 +792,7 @@ def _run_model(
             f"{checkpoint} expects windows of shape {tuple(window_shape)}, but {cache.path} "
             f"holds windows of shape {tuple(cache.window_shape)}"
         )
-    ev = config.evaluate
-    seq = ev.sequence_windows or config.train.sequence_windows
-    predictor = Predictor(
-        model,
-        sequence_windows=seq,
-        context_windows=ev.context_windows,
-        batch_sequences=ev.batch_sequences,
-        device=dev,
-        amp=ev.amp,
-        compile=ev.compile,
-        reader_threads=ev.reader_threads,
-        pipeline=ev.pipeline,
-        cuda_graphs=ev.cuda_graphs,
-    )
+    predictor = make_predictor(model, config, dev)
     total = int(sum(r.n_windows for r in records))
     say(f"running {checkpoint.name} on {dev} over {len(records)} recordings ({total} windows)")
     probs_dir.mkdir(parents=True, exist_ok=True)
