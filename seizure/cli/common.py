@@ -29,6 +29,26 @@ def config_options(func: Callable[..., Any]) -> Callable[..., Any]:
     return func
 
 
+def device_option(purpose: str, *, indexed: bool = False) -> Callable[..., Any]:
+    """``--device`` (default ``auto``): where ``purpose`` happens.
+
+    ``indexed`` commands accept ``cuda:N`` too (inference on one chosen GPU); the others take
+    ``auto``, ``cpu`` or ``cuda`` (training picks its GPU from the launcher's local rank).
+    """
+    kinds: dict[str, Any] = (
+        {"metavar": "auto|cpu|cuda[:N]"}
+        if indexed
+        else {"type": click.Choice(["auto", "cpu", "cuda"])}
+    )
+    return click.option(
+        "--device",
+        default="auto",
+        show_default=True,
+        help=f"Where {purpose}; auto uses a CUDA GPU when there is one.",
+        **kinds,
+    )
+
+
 def resolve_config(
     config_files: Sequence[str], overrides: Sequence[str], base: dict | None = None
 ) -> Config:

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import click
 
-from seizure.cli.common import config_options
+from seizure.cli.common import config_options, device_option
 
 
 @click.command("demo")
@@ -24,13 +24,7 @@ from seizure.cli.common import config_options
     default=None,
     help="Hours of synthetic EEG (default: the demo config's synth.hours, 10).",
 )
-@click.option(
-    "--device",
-    type=click.Choice(["auto", "cpu", "cuda"]),
-    default="auto",
-    show_default=True,
-    help="Where to train and run the model; auto uses a CUDA GPU when there is one.",
-)
+@device_option("to train and run the model")
 @click.option(
     "--jobs",
     "-j",

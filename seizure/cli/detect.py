@@ -7,7 +7,7 @@ from pathlib import Path
 
 import click
 
-from seizure.cli.common import config_options
+from seizure.cli.common import config_options, device_option
 
 
 @click.command("detect")
@@ -21,13 +21,7 @@ from seizure.cli.common import config_options
     help="Folder for the annotations (created).",
 )
 @config_options
-@click.option(
-    "--device",
-    default="auto",
-    show_default=True,
-    metavar="auto|cpu|cuda[:N]",
-    help="Where the model runs; auto uses a CUDA GPU when there is one.",
-)
+@device_option("the model runs", indexed=True)
 @click.option("--save-probs", is_flag=True, help="Also save per-window probabilities (.npy).")
 def command(
     checkpoint: Path,

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import click
 
-from seizure.cli.common import config_options
+from seizure.cli.common import config_options, device_option
 
 
 @click.command("evaluate")
@@ -15,13 +15,7 @@ from seizure.cli.common import config_options
 @click.argument("out", type=click.Path(file_okay=False, path_type=Path))
 @click.option("--split", default="eval", show_default=True, help="Split of the cache to evaluate.")
 @config_options
-@click.option(
-    "--device",
-    default="auto",
-    show_default=True,
-    metavar="auto|cpu|cuda[:N]",
-    help="Where the model runs; auto uses a CUDA GPU when there is one.",
-)
+@device_option("the model runs", indexed=True)
 @click.option(
     "--reuse-probs",
     is_flag=True,

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import click
 
-from seizure.cli.common import config_options
+from seizure.cli.common import config_options, device_option
 
 
 @click.command("experiment")
@@ -42,13 +42,7 @@ from seizure.cli.common import config_options
     is_flag=True,
     help="Run nothing; rebuild results.md, results.csv and validation_curves.png from OUT.",
 )
-@click.option(
-    "--device",
-    type=click.Choice(["auto", "cpu", "cuda"]),
-    default="auto",
-    show_default=True,
-    help="Where to train and evaluate; auto uses a CUDA GPU when there is one.",
-)
+@device_option("to train and evaluate")
 @config_options
 def command(
     grid: str,

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import click
 
-from seizure.cli.common import config_options, resolve_config
+from seizure.cli.common import config_options, device_option, resolve_config
 
 
 @click.command("train")
@@ -19,13 +19,7 @@ from seizure.cli.common import config_options, resolve_config
     is_flag=True,
     help="Continue the run in RUN_DIR from its last.pt (starts fresh if RUN_DIR is empty).",
 )
-@click.option(
-    "--device",
-    type=click.Choice(["auto", "cpu", "cuda"]),
-    default="auto",
-    show_default=True,
-    help="Where to train; auto uses a CUDA GPU when there is one.",
-)
+@device_option("to train")
 def command(
     cache: Path,
     run_dir: Path,
