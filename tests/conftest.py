@@ -16,8 +16,11 @@ SHARED_DATA = Path(
 
 @pytest.fixture
 def shared_data() -> Path:
-    """``../shared/data`` beside the checkout; tests using it skip when it is absent."""
+    """``../shared/data`` beside the checkout; tests using it skip when it is absent (and fail
+    when ``CI=true``, where it must be present)."""
     if not SHARED_DATA.is_dir():
+        if os.environ.get("CI", "").lower() == "true":  # CI has it: a missing copy is a failure
+            pytest.fail(f"CI=true but the shared test data is missing at {SHARED_DATA}")
         pytest.skip(f"shared test data not found at {SHARED_DATA}")
     return SHARED_DATA
 

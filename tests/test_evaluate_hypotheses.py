@@ -21,6 +21,7 @@ from seizure.evaluation.hypotheses import (
     tsv_text,
 )
 from seizure.evaluation.postprocess import postprocess
+from seizure.preprocessing.cache import safe_id
 from seizure.utils.fsio import atomic_write_bytes
 
 
@@ -83,7 +84,7 @@ def test_writer_files_are_byte_identical_to_write_hypotheses(tmp_path):
     cases.append((np.zeros(50, dtype=np.float32), PostprocessParams(0.5, 1.0, 1.0), 50.5))
     for k, (probs, params, duration) in enumerate(cases):
         rid = f"pat{k}_s001_t000" if k % 2 else f"odd id/{k}"
-        stem = rid.replace(" ", "_").replace("/", "_")
+        stem = safe_id(rid)
         events = reference(probs, params, duration)
         write_hypotheses(tmp_path / "ref", {rid: events}, {rid: duration}, workers=1)
         got = HypothesisWriter(str(tmp_path / "new"), params)(rid, stem, duration, probs)

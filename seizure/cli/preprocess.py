@@ -56,8 +56,9 @@ def _shard(ctx: click.Context, param: click.Parameter, value: str | None) -> tup
 @click.option(
     "--force",
     is_flag=True,
-    help="Delete a cache made with other preprocessing settings and rebuild it, and "
-    "reprocess recordings that are already cached.",
+    help="Replace a seizure cache made with other preprocessing settings (its own files "
+    "only; a folder that is not a seizure cache is never deleted), and reprocess recordings "
+    "that are already cached.",
 )
 @click.option(
     "--progress/--no-progress",
@@ -82,7 +83,8 @@ def command(
     'preprocess' section of the config, e.g. --config configs/preprocess/tcp_lfcc.yaml or
     --set preprocess.montage=double_banana). Recordings already cached from the same file
     with the same settings are skipped, so an interrupted run can simply be started again.
-    A cache made with other settings is refused (use a new directory, or --force). A
+    A cache made with other settings is refused (use a new directory, or --force to replace
+    it; --force never deletes a folder that is not a seizure cache, nor the corpus). A
     recording is reprocessed when its EDF, its annotation file, its path or its split changed,
     and recordings the corpus no longer lists are removed from the cache.
 
@@ -91,7 +93,6 @@ def command(
     """
     config = resolve_config(config_files, overrides)
     from seizure.preprocessing.build import build_cache
-    from seizure.preprocessing.cache import CacheError
     from seizure.utils.errors import SeizureError
 
     pre = config.preprocess
@@ -107,10 +108,8 @@ def command(
             progress=progress,
             split_file=split_file,
         )
-    except CacheError as err:
-        raise click.ClickException(str(err)) from None
     except SeizureError as err:
-        raise click.ClickException(f"cannot read corpus {corpus}: {err}") from None
+        raise click.ClickException(str(err)) from None
 
     manifest = summary.manifest
     totals = manifest["totals"]

@@ -289,8 +289,9 @@ def discover(corpus_dir: str | Path, split_file: str | Path | None = None) -> li
     Raises
     ------
     InputFileError
-        Missing corpus folder, no EDF/BDF file in it, two recordings with the same id, a
-        patient whose path puts recordings in two splits, or a bad split file.
+        Missing corpus folder, no EDF/BDF file in it, two recordings with the same id (or
+        ids that differ only in letter case), a patient whose path puts recordings in two
+        splits, or a bad split file.
     """
     root = Path(corpus_dir)
     if not root.is_dir():
@@ -335,6 +336,16 @@ def discover(corpus_dir: str | Path, split_file: str | Path | None = None) -> li
                 f"{entries[entry.recording_id].edf_path} and {edf}",
             )
         entries[entry.recording_id] = entry
+    folded: dict[str, str] = {}
+    for rid in sorted(entries):
+        other = folded.setdefault(rid.casefold(), rid)
+        if other != rid:  # one file name on case-insensitive file systems (macOS, Windows)
+            raise InputFileError(
+                root,
+                f"two recordings have ids that differ only in letter case ({other!r}: "
+                f"{entries[other].edf_path}; {rid!r}: {entries[rid].edf_path}); their cache "
+                "files would collide on a case-insensitive file system: rename one",
+            )
     return [entries[k] for k in sorted(entries)]
 
 

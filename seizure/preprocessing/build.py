@@ -20,7 +20,7 @@ from seizure.config import from_dict
 from seizure.io.recording import CorpusEntry
 from seizure.preprocessing.cache import (
     is_done,
-    open_or_create,
+    open_for_writing,
     prune,
     rebuild_manifest,
     record_failure,
@@ -265,7 +265,8 @@ def build_cache(
     shard_index, shard_count : int
         Process only entries ``k mod shard_count == shard_index`` (batch arrays).
     force : bool
-        Rebuild a cache made with other settings, and reprocess fresh recordings.
+        Replace a seizure cache made with other settings, and reprocess fresh recordings.
+        A folder that is not a seizure cache is never deleted.
     progress : bool or None
         Show a progress bar (None: when stderr is a terminal).
     on_result : callable, optional
@@ -284,10 +285,13 @@ def build_cache(
     Raises
     ------
     CacheError
-        When ``cache_dir`` holds another cache and ``force`` is False.
+        When ``cache_dir`` holds another cache and ``force`` is False, or is a folder that
+        is not a seizure cache.
+    InputFileError
+        When ``cache_dir`` is the corpus or holds it.
+    FolderBusyError
+        When another process is writing into the cache and this run would clear it.
     """
-    from seizure.utils.progress import progress as progress_bar
-
     start = time.perf_counter()
     if isinstance(corpus, (str, Path)):
         from seizure.io.discovery import discover
@@ -297,7 +301,25 @@ def build_cache(
         entries = list(corpus)
     mine = shard(entries, shard_index, shard_count)
     cache_dir = Path(cache_dir)
-    open_or_create(cache_dir, config, force=force)
+    inputs = [corpus if isinstance(corpus, (str, Path)) else None, split_file]
+    inputs += [e.edf_path for e in entries] if not isinstance(corpus, (str, Path)) else []
+    with open_for_writing(cache_dir, config, force=force, inputs=inputs):
+        return _build(entries, mine, cache_dir, config, jobs, force, progress, on_result, start)
+
+
+def _build(
+    entries: list[CorpusEntry],
+    mine: list[CorpusEntry],
+    cache_dir: Path,
+    config: PreprocessConfig,
+    jobs: int,
+    force: bool,
+    progress: bool | None,
+    on_result: Callable[[EntryResult], None] | None,
+    start: float,
+) -> BuildSummary:
+    from seizure.utils.progress import progress as progress_bar
+
     summary = BuildSummary()
     summary.removed = prune(cache_dir, (e.recording_id for e in entries))
     seen: dict[str, str] = {}

@@ -35,7 +35,7 @@ import json
 import os
 import re
 import time
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -47,7 +47,8 @@ from seizure.config import from_dict, to_dict
 from seizure.io.events import Event
 from seizure.preprocessing.config import PreprocessConfig
 from seizure.utils.errors import SeizureError
-from seizure.utils.fsio import atomic_write_text
+from seizure.utils.fsio import atomic_write_text, refuse_overlap
+from seizure.utils.locks import FolderBusyError, FolderLock, is_empty_folder
 
 __all__ = [
     "CACHE_FORMAT",
@@ -57,6 +58,7 @@ __all__ = [
     "CacheRecord",
     "cache_header",
     "is_done",
+    "open_for_writing",
     "open_or_create",
     "prune",
     "rebuild_manifest",
@@ -156,13 +158,20 @@ class CacheRecord:
 
 # --------------------------------------------------------------------------- layout helpers
 
-_UNSAFE = re.compile(r"[^A-Za-z0-9._+-]")
+_UNSAFE = re.compile(r"[^A-Za-z0-9_+-]")
 
 
 def safe_id(recording_id: str) -> str:
-    """File-name form of a recording id (characters other than ``A-Za-z0-9._+-`` -> ``_``)."""
-    name = _UNSAFE.sub("_", recording_id)
-    return name if name not in ("", ".", "..") else f"_{name}"
+    """File-name form of a recording id, one to one: distinct ids give distinct names.
+
+    Letters, digits and ``_+-`` are kept; every other character (``.`` and ``%``
+    included) becomes ``%XX`` per UTF-8 byte, so ``p_r 1`` -> ``p_r%201`` never meets
+    ``p_r_1``, ``x.labels`` never meets the labels file of ``x``, and no name starts with a
+    dot. TUSZ, CHB-MIT and Siena ids are unchanged.
+    """
+    if not recording_id:
+        return "%"  # the empty id; no other id maps here ('%' alone is never produced)
+    return _UNSAFE.sub(lambda m: "".join(f"%{b:02X}" for b in m.group().encode()), recording_id)
 
 
 def _records_dir(root: Path) -> Path:
@@ -249,13 +258,33 @@ def _load_header(root: Path) -> dict[str, Any]:
     return header
 
 
-def open_or_create(root: str | Path, config: PreprocessConfig, force: bool = False) -> dict:
+def open_or_create(
+    root: str | Path,
+    config: PreprocessConfig,
+    force: bool = False,
+    *,
+    before_clear: Callable[[], None] | None = None,
+) -> dict:
     """Prepare ``root`` for writing with ``config``; return its header.
 
     A new or empty directory becomes a cache. An existing cache with the same fingerprint is
     reused (only missing or stale recordings will be processed). One with another
-    fingerprint, or a non-empty directory that is not a cache, is refused with
-    :class:`CacheError` unless ``force``, which deletes the old cache's files first.
+    fingerprint, or another cache format version, is refused with :class:`CacheError` unless
+    ``force``, which deletes that cache's own files first (:func:`_clear`). A non-empty
+    directory that is not a seizure cache is always refused: ``force`` never deletes a
+    folder this package did not write.
+
+    Parameters
+    ----------
+    root : path
+        The cache directory.
+    config : PreprocessConfig
+        The preprocessing to cache.
+    force : bool
+        Replace a seizure cache made with other settings.
+    before_clear : callable, optional
+        Called before a cache is cleared; raises to prevent it (the builder checks that no
+        other process is writing into the cache).
     """
     root = Path(root)
     header = cache_header(config)
@@ -265,17 +294,21 @@ def open_or_create(root: str | Path, config: PreprocessConfig, force: bool = Fal
     if (root / "cache.json").is_file():
         try:
             existing = _load_header(root)
-        except CacheError:
-            if not force:
-                raise
+        except CacheError as err:
+            if not force or not _is_our_header(root / "cache.json"):
+                raise CacheError(
+                    f"{err}; --force only replaces a folder holding a seizure cache.json, so "
+                    "choose a new cache directory (or delete this one yourself)"
+                    if force
+                    else str(err)
+                ) from None
             existing = {"fingerprint": None}
-    elif root.is_dir() and any(root.iterdir()):
-        if not force:
-            raise CacheError(
-                f"{root}: directory is not empty and is not a seizure cache; choose a new "
-                "directory (or pass --force to clear it)"
-            )
-        _clear(root, everything=True)
+    elif root.is_dir() and not is_empty_folder(root):
+        raise CacheError(
+            f"{root}: directory is not empty and is not a seizure cache (no cache.json); "
+            "choose a new or empty directory (--force never deletes a folder that is not a "
+            "seizure cache)"
+        )
     if existing is not None and existing.get("fingerprint") != header["fingerprint"]:
         if not force:
             old = existing.get("preprocess", {})
@@ -284,9 +317,11 @@ def open_or_create(root: str | Path, config: PreprocessConfig, force: bool = Fal
                 f"{root}: this cache was made with other preprocessing (fingerprint "
                 f"{existing.get('fingerprint')}, this run {header['fingerprint']}; differing: "
                 f"{', '.join(diff) or 'unknown'}); refusing to mix them. Use a new cache "
-                "directory, or pass --force to delete it and rebuild"
+                "directory, or pass --force to delete this cache and rebuild it"
             )
-        _clear(root, everything=False)
+        if before_clear is not None:
+            before_clear()
+        _clear(root)
         existing = None
     _records_dir(root).mkdir(parents=True, exist_ok=True)
     _failed_dir(root).mkdir(parents=True, exist_ok=True)
@@ -300,6 +335,78 @@ def open_or_create(root: str | Path, config: PreprocessConfig, force: bool = Fal
     return existing
 
 
+@contextlib.contextmanager
+def open_for_writing(
+    root: str | Path,
+    config: PreprocessConfig,
+    *,
+    force: bool = False,
+    inputs: Iterable[str | Path | None] = (),
+    wait_s: float = 120.0,
+) -> Iterator[dict]:
+    """:func:`open_or_create` under the cache's locks; yields the header for the run.
+
+    Writers of one cache meet at ``CACHE/.lock``, held only while the header is checked or
+    created, so two runs with different settings can never both create a new cache. For the
+    rest of the run each writer holds ``CACHE/.writing`` shared: shard jobs with the same
+    settings write side by side, and a ``force`` run that would clear the cache is refused
+    while any of them runs. Locks die with their process, so a killed run blocks nothing.
+
+    Parameters
+    ----------
+    root : path
+        The cache directory.
+    config : PreprocessConfig
+        The preprocessing to cache.
+    force : bool
+        See :func:`open_or_create`.
+    inputs : iterable of path
+        What the run reads (the corpus, a split file): the cache may neither be one nor hold
+        one.
+    wait_s : float
+        Seconds to wait for another writer to finish checking or creating the header.
+
+    Raises
+    ------
+    CacheError
+        See :func:`open_or_create`.
+    InputFileError
+        The cache directory is an input or holds one.
+    FolderBusyError
+        Another process is writing into the cache (``force``), or holds its header lock.
+    """
+    refuse_overlap(root, inputs, "cache directory")
+    root = Path(root)
+    if root.exists() and not root.is_dir():
+        raise CacheError(f"{root}: exists and is not a directory")
+    writing = FolderLock(root, ".writing", "cache")
+
+    def no_other_writer() -> None:
+        if not writing.try_acquire(shared=False):
+            raise FolderBusyError(
+                f"{root}: another preprocess run is writing into this cache; --force would "
+                "delete its work. Wait for it to finish, or choose another cache directory"
+            )
+        writing.release()
+
+    with FolderLock(root, ".lock", "cache").acquire(timeout_s=wait_s):
+        header = open_or_create(root, config, force=force, before_clear=no_other_writer)
+        writing.acquire(shared=True)
+    try:
+        yield header
+    finally:
+        writing.release()
+
+
+def _is_our_header(path: Path) -> bool:
+    """True when ``path`` is a JSON object written by this package (any cache version)."""
+    try:
+        data = _read_json(path)
+    except (OSError, ValueError):
+        return False
+    return isinstance(data, dict) and data.get("format") == CACHE_FORMAT
+
+
 @dataclass(frozen=True)
 class _PreprocessSection:
     """``config.yaml`` holds a ``preprocess:`` section so it can be given back to --config."""
@@ -307,21 +414,24 @@ class _PreprocessSection:
     preprocess: PreprocessConfig
 
 
-def _clear(root: Path, everything: bool) -> None:
-    """Delete the cache's own files (or, with ``everything``, all files in ``root``)."""
-    import shutil
+#: What a cache writes, and so what clearing it may delete (see :func:`_clear`).
+_OUR_TOP_FILES = ("cache.json", "config.yaml", "manifest.json", "failures.json")
+_OUR_SUFFIXES = (".npy", ".json", ".tmp")
 
-    if everything:
-        for child in root.iterdir():
-            if child.is_dir() and not child.is_symlink():
-                shutil.rmtree(child)
-            else:
-                child.unlink()
-        return
+
+def _clear(root: Path) -> None:
+    """Delete the cache's own files: its header files and what ``records/`` and ``failed/``
+    hold under the names the writer uses. Anything else found there is left in place."""
     for name in ("records", "failed"):
-        if (root / name).is_dir():
-            shutil.rmtree(root / name)
-    for name in ("cache.json", "config.yaml", "manifest.json", "failures.json"):
+        folder = root / name
+        if not folder.is_dir() or folder.is_symlink():
+            continue
+        for child in folder.iterdir():
+            if child.is_file() and not child.is_symlink() and child.name.endswith(_OUR_SUFFIXES):
+                child.unlink()
+        with contextlib.suppress(OSError):
+            folder.rmdir()  # only when nothing foreign is left in it
+    for name in _OUR_TOP_FILES:
         with contextlib.suppress(FileNotFoundError):
             (root / name).unlink()
 
@@ -340,7 +450,8 @@ def is_done(
     expected: Mapping[str, Any] | None = None,
 ) -> bool:
     """True when ``recording_id`` is cached from the same source file (size and mtime) with the
-    same fingerprint, its arrays are present, and its metadata holds every ``expected`` value
+    same fingerprint, its arrays are present, whole and as long as its metadata says, and its
+    metadata holds every ``expected`` value
     (the builder passes the source path, patient, split and the annotation file's path and
     stat, so a patient moved to another split or a corrected annotation is reprocessed)."""
     root = Path(root)
@@ -350,14 +461,32 @@ def is_done(
         stat = source_stat(source)
     except (OSError, ValueError):
         return False
+    n_windows = meta.get("n_windows")
     return (
         meta.get("fingerprint") == fingerprint
         and meta.get("recording_id") == recording_id
         and meta.get("source_stat") == stat
-        and _windows_path(root, recording_id).is_file()
-        and _labels_path(root, recording_id).is_file()
+        and _npy_rows(_windows_path(root, recording_id)) == n_windows
+        and _npy_rows(_labels_path(root, recording_id)) == n_windows
         and all(meta.get(key) == value for key, value in (expected or {}).items())
     )
+
+
+def _npy_rows(path: Path) -> int | None:
+    """Rows of a ``.npy`` file whose size matches its header; None when it is not one.
+
+    Maps the file without reading it: a truncated file, a pickled object array or a foreign
+    file gives None, so that the builder rewrites it (the reader refuses it naming the file).
+    """
+    try:
+        array = np.load(path, mmap_mode="r", allow_pickle=False)
+    except (OSError, ValueError):  # truncated (mmap past the end), pickled, not a .npy
+        return None
+    shape = array.shape
+    del array
+    if not shape:
+        return None
+    return int(shape[0])
 
 
 def prune(root: str | Path, keep: Iterable[str]) -> list[str]:
@@ -706,13 +835,29 @@ class Cache:
         ndarray, shape (n_windows, *window_shape), dtype ``storage_dtype`` (float16 by
         default), microvolts for raw windows
         """
-        self.record(recording_id)
-        return np.load(_windows_path(self.path, recording_id), mmap_mode="r")
+        record = self.record(recording_id)
+        return self._array(_windows_path(self.path, recording_id), record, self.window_shape)
 
     def labels(self, recording_id: str) -> np.ndarray:
         """Window labels: uint8, shape (n_windows,), 1 when the window's midpoint is ictal."""
-        self.record(recording_id)
-        return np.load(_labels_path(self.path, recording_id))
+        record = self.record(recording_id)
+        return np.asarray(self._array(_labels_path(self.path, recording_id), record, ()))
+
+    def _array(self, path: Path, record: CacheRecord, tail: tuple[int, ...]) -> np.ndarray:
+        """Memory-map one array, refusing it unless it matches the record's metadata."""
+        expected = (record.n_windows, *tail)
+        try:
+            array = np.load(path, mmap_mode="r", allow_pickle=False)
+            problem = None if array.shape == expected else f"shape {array.shape}"
+        except (OSError, ValueError) as err:
+            problem = f"unreadable ({err})"
+        if problem is not None:
+            raise CacheError(
+                f"{path}: {problem}, but the metadata of {record.recording_id!r} says shape "
+                f"{expected}; the cache is damaged. Run 'seizure preprocess' into it again "
+                "to rewrite this recording"
+            )
+        return array
 
     def events(self, recording_id: str) -> list[Event]:
         """Reference seizure events of one recording, in seconds."""

@@ -63,7 +63,8 @@ from seizure.training.data import (
 )
 from seizure.training.distributed import DistInfo, any_rank, broadcast_flag, init_distributed
 from seizure.training.distributed import shutdown as dist_shutdown
-from seizure.utils.fsio import atomic_write_text
+from seizure.utils.fsio import atomic_write_text, refuse_overlap
+from seizure.utils.locks import FolderLock, is_empty_folder
 from seizure.utils.progress import progress
 from seizure.utils.seeding import seed_everything
 
@@ -265,7 +266,7 @@ def _prepare_run_dir(run_dir: Path, resume: bool) -> Path | None:
     last = run_dir / "last.pt"
     if run_dir.exists() and not run_dir.is_dir():
         raise RunDirError(f"{run_dir}: exists and is not a directory")
-    non_empty = run_dir.is_dir() and any(run_dir.iterdir())
+    non_empty = run_dir.is_dir() and not is_empty_folder(run_dir)
     if resume:
         if last.is_file():
             return last
@@ -521,13 +522,21 @@ def train(
     Raises
     ------
     RunDirError, ValueError (cache mismatch), ConfigError, NonFiniteLossError,
-    DeviceError, CheckpointError
+    DeviceError, CheckpointError, InputFileError (the run folder holds the cache),
+    FolderBusyError (another process is writing into the run folder)
     """
     cfg = config.train
     run_dir = Path(run_dir)
     info, notes = init_distributed(device)
     say = (log or _default_log) if info.is_main else (lambda message: None)
+    lock = FolderLock(run_dir, ".lock", "run folder")
     try:
+        if info.is_main:
+            if isinstance(cache, (str, Path)):
+                refuse_overlap(run_dir, [cache], "run folder")
+            if run_dir.exists() and not run_dir.is_dir():
+                raise RunDirError(f"{run_dir}: exists and is not a directory")
+            lock.acquire()  # one writer per run folder; released when this process ends
         for note in notes:
             say(note)
         return _train(
@@ -544,6 +553,7 @@ def train(
             stop_at_step,
         )
     finally:
+        lock.release()
         dist_shutdown(info)
 
 

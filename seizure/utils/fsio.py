@@ -5,9 +5,11 @@ from __future__ import annotations
 import contextlib
 import os
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import IO
+
+from seizure.utils.errors import InputFileError
 
 
 @contextlib.contextmanager
@@ -43,3 +45,35 @@ def atomic_write_bytes(path: str | Path, data: bytes) -> None:
     """Write ``data`` to ``path`` atomically."""
     with atomic_open(path, "wb") as handle:
         handle.write(data)
+
+
+def refuse_overlap(output: str | Path, inputs: Iterable[str | Path | None], what: str) -> None:
+    """Refuse an output folder that is one of the inputs, or holds one of them.
+
+    Output folders may be cleared or rewritten; an input inside one could be lost.
+
+    Parameters
+    ----------
+    output : path
+        The folder a command will write (it need not exist yet).
+    inputs : iterable of path or None
+        Files and folders the command reads (None entries are ignored).
+    what : str
+        What the output is, for the message ("cache directory", "run folder").
+
+    Raises
+    ------
+    InputFileError
+        Naming the output and the input it would contain.
+    """
+    out = Path(output).resolve()
+    for item in inputs:
+        if item is None:
+            continue
+        src = Path(item).resolve()
+        if src == out or out in src.parents:
+            raise InputFileError(
+                output,
+                f"this {what} would {'be' if src == out else 'contain'} the input {item}; "
+                f"choose a {what} outside it",
+            )
