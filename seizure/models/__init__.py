@@ -7,6 +7,7 @@ Public API (imported lazily, so that ``seizure.config`` can import
 - :func:`regularization_loss` ``(model, config) -> Tensor`` (Keras L1/L2, add to the loss);
 - :func:`parameter_groups` ``(model, config, weight_decay=None)`` for the optimizer;
 - :func:`trainable_parameters`, :func:`parameter_roles`, :func:`available_models`,
+  :func:`available_cells`,
   :func:`register_model`;
 - :func:`timescale_report` (``seizure timescale``).
 """
@@ -19,6 +20,7 @@ from typing import Any
 _LAZY = {
     "build_model": "seizure.models.registry",
     "available_models": "seizure.models.registry",
+    "available_cells": "seizure.models.registry",
     "register_model": "seizure.models.registry",
     "SeizureDetector": "seizure.models.registry",
     "regularization_loss": "seizure.models.regularization",
