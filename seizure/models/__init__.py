@@ -7,8 +7,10 @@ Public API (imported lazily, so that ``seizure.config`` can import
 - :func:`regularization_loss` ``(model, config) -> Tensor`` (Keras L1/L2, add to the loss);
 - :func:`parameter_groups` ``(model, config, weight_decay=None)`` for the optimizer;
 - :func:`trainable_parameters`, :func:`parameter_roles`, :func:`available_models`,
-  :func:`register_model`;
-- :func:`timescale_report` (``seizure timescale``).
+  :func:`available_cells`, :func:`register_model`;
+- :func:`timescale_report` (``seizure timescale``);
+- :func:`load_state_checked` ``(model, state_dict, source)``: strict loading that raises
+  :class:`ModelStateError` naming the file, missing/unexpected entries and shape mismatches.
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ from typing import Any
 _LAZY = {
     "build_model": "seizure.models.registry",
     "available_models": "seizure.models.registry",
+    "available_cells": "seizure.models.registry",
     "register_model": "seizure.models.registry",
     "SeizureDetector": "seizure.models.registry",
     "regularization_loss": "seizure.models.regularization",
@@ -26,6 +29,8 @@ _LAZY = {
     "parameter_roles": "seizure.models.regularization",
     "trainable_parameters": "seizure.models.regularization",
     "timescale_report": "seizure.models.timescale",
+    "load_state_checked": "seizure.models.state",
+    "ModelStateError": "seizure.models.state",
 }
 
 __all__ = sorted(_LAZY)

@@ -52,6 +52,10 @@ FreezePart = Literal["conv", "norm", "kernel", "recurrent", "bias", "dense"]
 WeightInit = Literal[KerasInit, "orthogonal_per_gate", "pytorch", "rai", "allen_zhu_li", "critical"]
 BiasInit = Literal["keras", "zeros", "pytorch", "chrono", "critical"]
 
+#: Recurrent cells (``none``: no recurrence); :mod:`seizure.models.recurrent` builds each.
+Cell = Literal["lstm", "gru", "minimal", "vanilla", "esn", "none"]
+CELLS: tuple[str, ...] = get_args(Cell)
+
 
 @dataclass(frozen=True)
 class InitConfig:
@@ -267,7 +271,7 @@ class ModelConfig:
     """
 
     name: str = "cnn_rnn"
-    cell: Literal["lstm", "gru", "minimal", "vanilla", "esn", "none"] = "lstm"
+    cell: Cell = "lstm"
     hidden_size: int = 128
     num_layers: int = 2
     bidirectional: bool = True

@@ -45,13 +45,21 @@ Seed-paper schemes
   :func:`mean_field_minimal`.
 - ``chrono`` (Tallec and Ollivier 2018): :func:`chrono_bias`.
 - ESN reservoir scaling (Gallicchio and Scardapane 2020): :func:`esn_scale`.
+
+Applying a config
+-----------------
+:func:`initialize_` walks a built model: the encoder's convolutions, then every submodule
+that initializes itself (:class:`SelfInitializing`: the recurrent layers of
+:mod:`seizure.models.recurrent`, which keep their cell-specific schemes beside the cell and
+call the primitives here), then the head. This module imports no layer or model class, so the
+recurrent cells depend on it and not the other way round.
 """
 
 from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Protocol, runtime_checkable
 
 import numpy as np
 import torch
@@ -60,11 +68,12 @@ from torch import nn
 from seizure.models.config import KERAS_INITIALIZERS
 
 if TYPE_CHECKING:
-    from seizure.models.config import ModelConfig
+    from seizure.models.config import InitConfig, ModelConfig
 
 __all__ = [
     "TRUNCATION_CORRECTION",
     "RAI_STD",
+    "SelfInitializing",
     "applicable_initializers",
     "allen_zhu_li_",
     "chrono_bias",
@@ -80,6 +89,7 @@ __all__ = [
     "orthogonal_per_gate_",
     "rai_",
     "solve_critical_vanilla",
+    "weight_init_",
 ]
 
 #: Standard deviation of a unit normal truncated at +-2 (Keras' correction factor).
@@ -480,19 +490,48 @@ def esn_scale(weight: np.ndarray, leak: float, spectral_radius: float) -> np.nda
 # --------------------------------------------------------------------------- model walk
 
 
-def _weight_init_(
+@runtime_checkable
+class SelfInitializing(Protocol):
+    """A part of a model that applies ``init.kernel``, ``init.recurrent`` and ``init.bias``
+    to its own weights (every :class:`~seizure.models.recurrent.RecurrentLayer`)."""
+
+    def initialize_(self, init: InitConfig) -> None:
+        """Initialize the part's weights in place from torch's global generator."""
+        ...
+
+
+@torch.no_grad()
+def weight_init_(
     tensor: torch.Tensor,
     name: str,
-    variant: str,
+    variant: str = "keras2",
     n_gates: int = 1,
     allen_zhu_variance: float | None = None,
 ) -> None:
+    """Fill one weight in place with the initializer ``name`` of a model config.
+
+    Parameters
+    ----------
+    tensor : Tensor, shape (out, in, *kernel)
+        PyTorch layout; a stacked ``(n_gates * h, in)`` gate matrix is one matrix except
+        for ``orthogonal_per_gate``.
+    name : str
+        A Keras initializer (:func:`keras_init_`), ``orthogonal_per_gate``,
+        ``allen_zhu_li`` or ``pytorch`` (leaves the tensor as it is).
+    variant : {'keras2', 'keras2017'}
+        Truncated-normal variant of the Keras initializers.
+    n_gates : int
+        Gate blocks stacked along the first axis (``orthogonal_per_gate``).
+    allen_zhu_variance : float, optional
+        Variance of ``allen_zhu_li`` (required for it, ignored otherwise).
+    """
     if name == "pytorch":
         return
     if name == "orthogonal_per_gate":
         orthogonal_per_gate_(tensor, n_gates)
     elif name == "allen_zhu_li":
-        assert allen_zhu_variance is not None
+        if allen_zhu_variance is None:
+            raise ValueError("The 'allen_zhu_li' initializer needs 'allen_zhu_variance'")
         allen_zhu_li_(tensor, allen_zhu_variance)
     else:
         keras_init_(tensor, name, variant)
@@ -502,13 +541,21 @@ def _weight_init_(
 def initialize_(model: nn.Module, config: ModelConfig) -> None:
     """Apply ``config.init`` to a model built by :func:`seizure.models.build_model`.
 
-    Walks the encoder's convolutions (``init.conv``), the recurrent layers (``init.kernel``,
-    ``init.recurrent``, ``init.bias``; ESN reservoirs are left to their own scaling) and the
-    head (``init.head``). Biases of convolutions and the head are zero unless ``init.bias``
-    is ``pytorch`` (or ``init.conv`` is ``rai``, which draws the convolution bias).
-    """
-    from seizure.models.recurrent import RecurrentStack
+    Walks the encoder's convolutions (``init.conv``), then every :class:`SelfInitializing`
+    submodule of ``model.rnn`` in module order (the recurrent layers: ``init.kernel``,
+    ``init.recurrent``, ``init.bias``; ESN reservoirs are left to their own scaling), then
+    the head (``init.head``). Biases of convolutions and the head are zero unless
+    ``init.bias`` is ``pytorch`` (or ``init.conv`` is ``rai``, which draws the convolution
+    bias). The order of the walk fixes the random draws: same seed, same weights.
 
+    Parameters
+    ----------
+    model : nn.Module
+        With optional ``encoder``, ``rnn`` and ``head`` attributes (a
+        :class:`~seizure.models.registry.SeizureDetector`).
+    config : ModelConfig
+        Its ``init`` section is applied.
+    """
     init = config.init
     variant = init.keras_variant
     encoder = getattr(model, "encoder", None)
@@ -518,15 +565,16 @@ def initialize_(model: nn.Module, config: ModelConfig) -> None:
                 if init.conv == "rai":
                     rai_(module.weight, module.bias)
                     continue
-                _weight_init_(module.weight, init.conv, variant)
+                weight_init_(module.weight, init.conv, variant)
                 if module.bias is not None and init.bias != "pytorch":
                     module.bias.zero_()
     rnn = getattr(model, "rnn", None)
-    if isinstance(rnn, RecurrentStack):
-        for layer in rnn.layers:
-            layer.initialize_(init)
+    if isinstance(rnn, nn.Module):
+        for module in rnn.modules():
+            if isinstance(module, SelfInitializing):
+                module.initialize_(init)
     head = getattr(model, "head", None)
     if isinstance(head, nn.Linear):
-        _weight_init_(head.weight, init.head, variant, allen_zhu_variance=1.0 / head.out_features)
+        weight_init_(head.weight, init.head, variant, allen_zhu_variance=1.0 / head.out_features)
         if head.bias is not None and init.bias != "pytorch":
             head.bias.zero_()

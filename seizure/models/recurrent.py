@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import math
 import warnings
+from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 import torch
@@ -32,10 +33,10 @@ import torch.nn.functional as F
 from torch import nn
 
 from seizure.models.init import (
-    _weight_init_,
     chrono_bias,
     esn_scale,
     solve_critical_vanilla,
+    weight_init_,
 )
 from seizure.models.regularization import LockedDropout
 
@@ -50,6 +51,7 @@ __all__ = [
     "TorchRNNLayer",
     "VanillaLayer",
     "build_recurrent",
+    "recurrent_cells",
 ]
 
 
@@ -187,8 +189,8 @@ class TorchRNNLayer(RecurrentLayer):
             w_hh = getattr(self.rnn, f"weight_hh_l0{s}")
             b_ih = getattr(self.rnn, f"bias_ih_l0{s}")
             b_hh = getattr(self.rnn, f"bias_hh_l0{s}")
-            _weight_init_(w_ih, init.kernel, init.keras_variant, self.n_gates, 2.0 / h)
-            _weight_init_(w_hh, init.recurrent, init.keras_variant, self.n_gates, 2.0 / h)
+            weight_init_(w_ih, init.kernel, init.keras_variant, self.n_gates, 2.0 / h)
+            weight_init_(w_hh, init.recurrent, init.keras_variant, self.n_gates, 2.0 / h)
             if init.bias == "pytorch":
                 continue
             b_ih.zero_()
@@ -294,14 +296,14 @@ class VanillaLayer(_LoopLayer):
                     0.0, math.sqrt(init.critical_input_variance / cell.weight_ih.shape[1])
                 )
             else:
-                _weight_init_(cell.weight_ih, init.kernel, init.keras_variant, 1, 2.0 / h)
+                weight_init_(cell.weight_ih, init.kernel, init.keras_variant, 1, 2.0 / h)
             if init.recurrent == "critical":
                 sigma_w = init.critical_sigma_w
                 if sigma_w is None:
                     sigma_w = solve_critical_vanilla(init.critical_input_variance)[0]
                 _critical_matrix_(cell.weight_hh, sigma_w, init.critical_weights)
             else:
-                _weight_init_(cell.weight_hh, init.recurrent, init.keras_variant, 1, 2.0 / h)
+                weight_init_(cell.weight_hh, init.recurrent, init.keras_variant, 1, 2.0 / h)
             if init.bias != "pytorch":
                 cell.bias_ih.zero_()
 
@@ -378,12 +380,12 @@ class MinimalLayer(_LoopLayer):
                     ) / w.shape[1]
                     w.normal_(0.0, math.sqrt(variance))
                 else:
-                    _weight_init_(w, init.kernel, init.keras_variant, 1, 2.0 / h)
+                    weight_init_(w, init.kernel, init.keras_variant, 1, 2.0 / h)
             if init.recurrent == "critical":
                 sigma_w = 1.0 if init.critical_sigma_w is None else init.critical_sigma_w
                 _critical_matrix_(cell.weight_hh, sigma_w, init.critical_weights)
             else:
-                _weight_init_(cell.weight_hh, init.recurrent, init.keras_variant, 1, 2.0 / h)
+                weight_init_(cell.weight_hh, init.recurrent, init.keras_variant, 1, 2.0 / h)
             if init.bias == "pytorch":
                 continue
             cell.bias_ih.zero_()
@@ -527,32 +529,69 @@ class RecurrentStack(nn.Module):
         return inputs
 
 
+def _torch_layer(config: ModelConfig, input_size: int) -> RecurrentLayer:
+    reg = config.regularization
+    return TorchRNNLayer(
+        config.cell, input_size, config.hidden_size, config.bidirectional, reg.recurrent_dropout
+    )
+
+
+def _loop_layer(cls: type[_LoopLayer]) -> Callable[[ModelConfig, int], RecurrentLayer]:
+    def make(config: ModelConfig, input_size: int) -> RecurrentLayer:
+        reg = config.regularization
+        return cls(input_size, config.hidden_size, config.bidirectional, reg.recurrent_dropout)
+
+    return make
+
+
+def _esn_layer(config: ModelConfig, input_size: int) -> RecurrentLayer:
+    return ESNLayer(input_size, config.hidden_size, config.bidirectional, config.esn)
+
+
+#: ``make(config, input_size) -> RecurrentLayer`` of one layer, by cell name.
+_LAYERS: dict[str, Callable[[ModelConfig, int], RecurrentLayer]] = {
+    "lstm": _torch_layer,
+    "gru": _torch_layer,
+    "minimal": _loop_layer(MinimalLayer),
+    "vanilla": _loop_layer(VanillaLayer),
+    "esn": _esn_layer,
+}
+
+
+def recurrent_cells() -> tuple[str, ...]:
+    """Names of the cells :func:`build_recurrent` builds, in definition order (not ``none``)."""
+    return tuple(_LAYERS)
+
+
 def build_recurrent(config: ModelConfig, input_size: int) -> RecurrentStack | None:
-    """The recurrent part described by ``config`` (None for ``cell: none``)."""
+    """The recurrent part described by ``config`` (None for ``cell: none``).
+
+    Parameters
+    ----------
+    config : ModelConfig
+        ``cell``, ``hidden_size``, ``num_layers``, ``bidirectional``, ``regularization``
+        and ``esn`` are used.
+    input_size : int
+        Features per time step of the input (the encoder's ``out_features``).
+
+    Returns
+    -------
+    RecurrentStack or None
+        ``(B, T, input_size) -> (B, T, out_features)``.
+    """
     cell = config.cell
     if cell == "none":
         return None
+    if cell not in _LAYERS:  # pragma: no cover - ModelConfig's Literal rejects it first
+        raise ValueError(
+            f"Invalid value for 'model.cell': allowed values are "
+            f"{', '.join((*_LAYERS, 'none'))}, got {cell!r} instead"
+        )
     reg = config.regularization
     layers: list[RecurrentLayer] = []
     size = input_size
     for _ in range(config.num_layers):
-        layer: RecurrentLayer
-        if cell in ("lstm", "gru"):
-            layer = TorchRNNLayer(
-                cell, size, config.hidden_size, config.bidirectional, reg.recurrent_dropout
-            )
-        elif cell == "vanilla":
-            layer = VanillaLayer(
-                size, config.hidden_size, config.bidirectional, reg.recurrent_dropout
-            )
-        elif cell == "minimal":
-            layer = MinimalLayer(
-                size, config.hidden_size, config.bidirectional, reg.recurrent_dropout
-            )
-        elif cell == "esn":
-            layer = ESNLayer(size, config.hidden_size, config.bidirectional, config.esn)
-        else:  # pragma: no cover - ModelConfig's Literal rejects it first
-            raise ValueError(f"Unknown cell {cell!r}")
+        layer = _LAYERS[cell](config, size)
         layers.append(layer)
         size = layer.output_size
     return RecurrentStack(

@@ -27,7 +27,7 @@ from typing import Any
 import torch
 from torch import nn
 
-from seizure.models.config import ModelConfig
+from seizure.models.config import CELLS, ModelConfig
 from seizure.models.frontend import Conv1dEncoder, Conv2dEncoder, InputNorm
 from seizure.models.init import applicable_initializers, initialize_
 from seizure.models.recurrent import RecurrentStack, build_recurrent
@@ -35,6 +35,7 @@ from seizure.models.regularization import LockedDropout, apply_freeze
 
 __all__ = [
     "SeizureDetector",
+    "available_cells",
     "available_models",
     "build_model",
     "register_model",
@@ -59,6 +60,11 @@ def register_model(name: str) -> Callable[[Builder], Builder]:
 def available_models() -> list[str]:
     """Registered architecture names, sorted."""
     return sorted(_REGISTRY)
+
+
+def available_cells() -> tuple[str, ...]:
+    """Values of ``model.cell`` every registered model accepts (``none``: no recurrence)."""
+    return CELLS
 
 
 class SeizureDetector(nn.Module):
