@@ -20,6 +20,7 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import json
+import math
 import types
 import typing
 from collections.abc import Mapping, Sequence
@@ -45,6 +46,8 @@ __all__ = [
     "save_config",
     "to_dict",
 ]
+
+_INT_LIMIT = 2**63
 
 T = TypeVar("T")
 
@@ -145,14 +148,21 @@ def _convert(value: Any, tp: Any, key: str) -> Any:
             return value
         raise ConfigError(f"Invalid value for '{key}': expected true/false, got {value!r}")
     if tp is int:
-        if isinstance(value, int) and not isinstance(value, bool):
-            return value
         if isinstance(value, float) and value.is_integer():
-            return int(value)
+            value = int(value)
+        if isinstance(value, int) and not isinstance(value, bool):
+            if abs(value) < _INT_LIMIT:  # every integer setting ends in a C int64 somewhere
+                return value
+            raise ConfigError(
+                f"Invalid value for '{key}': expected an integer of magnitude below 2**63, "
+                f"got {value!r}"
+            )
         raise ConfigError(f"Invalid value for '{key}': expected an integer, got {value!r}")
     if tp is float:
         if isinstance(value, (int, float)) and not isinstance(value, bool):
-            return float(value)
+            if math.isfinite(value):  # no setting means anything at inf or nan
+                return float(value)
+            raise ConfigError(f"Invalid value for '{key}': expected a finite number, got {value!r}")
         raise ConfigError(f"Invalid value for '{key}': expected a number, got {value!r}")
     if tp is str:
         if isinstance(value, str):
@@ -284,9 +294,16 @@ def load_config(
         if not path.is_file():
             raise ConfigError(f"Config file {str(path)!r} does not exist")
         try:
-            loaded = yaml.safe_load(path.read_text()) or {}
+            loaded = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
         except yaml.YAMLError as err:
             raise ConfigError(f"Config file {str(path)!r} is not valid YAML: {err}") from err
+        except UnicodeDecodeError as err:
+            raise ConfigError(
+                f"Config file {str(path)!r} is not UTF-8 text ({err.reason} at byte "
+                f"{err.start}); save it as UTF-8"
+            ) from err
+        except OSError as err:
+            raise ConfigError(f"Config file {str(path)!r} cannot be read: {err}") from err
         if not isinstance(loaded, Mapping):
             raise ConfigError(
                 f"Config file {str(path)!r} must hold a mapping of sections, got "

@@ -92,6 +92,7 @@ def command(
     the exit status is 1 when any failed in this run, unless --allow-failures.
     """
     config = resolve_config(config_files, overrides)
+    from seizure.config import ConfigError
     from seizure.preprocessing.build import build_cache
     from seizure.utils.errors import SeizureError
 
@@ -108,6 +109,8 @@ def command(
             progress=progress,
             split_file=split_file,
         )
+    except ConfigError as err:
+        raise click.UsageError(str(err)) from None
     except SeizureError as err:
         raise click.ClickException(str(err)) from None
 

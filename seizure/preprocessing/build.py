@@ -15,8 +15,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from seizure.config import ConfigError, from_dict
 from seizure.config import fingerprint as config_fingerprint
-from seizure.config import from_dict
 from seizure.io.recording import CorpusEntry
 from seizure.preprocessing.cache import (
     is_done,
@@ -28,6 +28,7 @@ from seizure.preprocessing.cache import (
     write_record,
 )
 from seizure.preprocessing.config import PreprocessConfig
+from seizure.preprocessing.signal import design_filters
 
 __all__ = ["BuildSummary", "EntryResult", "build_cache", "parse_shard", "process_entry", "shard"]
 
@@ -303,6 +304,16 @@ def build_cache(
     cache_dir = Path(cache_dir)
     inputs = [corpus if isinstance(corpus, (str, Path)) else None, split_file]
     inputs += [e.edf_path for e in entries] if not isinstance(corpus, (str, Path)) else []
+    try:  # a filter that cannot work refuses the run once, before anything is written
+        design_filters(
+            config.sample_rate_hz,
+            config.bandpass_hz,
+            config.notch_hz,
+            config.bandpass_order,
+            config.notch_q,
+        )
+    except ValueError as err:
+        raise ConfigError(str(err)) from None
     with open_for_writing(cache_dir, config, force=force, inputs=inputs):
         return _build(entries, mine, cache_dir, config, jobs, force, progress, on_result, start)
 

@@ -28,6 +28,7 @@ from seizure.io.recording import Recording
 from seizure.preprocessing.config import PreprocessConfig
 from seizure.preprocessing.features import lfcc, raw_windows, window_count
 from seizure.preprocessing.montage import get_montage, plan_montage
+from seizure.preprocessing.quality import check_filtered, check_recording
 from seizure.preprocessing.signal import apply_filters, design_filters, resample_to_matrix
 
 __all__ = [
@@ -225,7 +226,9 @@ def read_for_montage(path: str | Path, config: PreprocessConfig) -> tuple[Record
     """Read only the channels of an EDF file that ``config.montage`` needs.
 
     The montage is planned from the header first, so a recording that lacks channels is
-    refused (:class:`MissingChannelsError`, all missing listed) before its data is read.
+    refused (:class:`MissingChannelsError`, all missing listed) before its data is read;
+    a recording whose values are unusable (non-voltage units, no live channel) is refused by
+    :func:`seizure.preprocessing.quality.check_recording`.
 
     Returns
     -------
@@ -238,6 +241,7 @@ def read_for_montage(path: str | Path, config: PreprocessConfig) -> tuple[Record
     header = read_edf_header(path)
     plan = plan_montage(get_montage(config.montage), header.labels, config.fill_missing)
     recording = read_edf(path, channels=[header.labels[i] for i in plan.sources])
+    recording.warnings.extend(check_recording(recording))
     return recording, header
 
 
@@ -261,7 +265,9 @@ def preprocess_recording(
         config.bandpass_order,
         config.notch_q,
     )
-    apply_filters(out.sources, sos)
+    with np.errstate(over="ignore", invalid="ignore"):  # an unstable filter: checked next
+        apply_filters(out.sources, sos)
+    check_filtered(out.sources, config, recording.path)
     return out
 
 

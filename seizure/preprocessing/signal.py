@@ -149,6 +149,12 @@ def design_filters(
     Returns
     -------
     ndarray of float64, shape (n_sections, 6), or None when there is nothing to filter
+
+    Raises
+    ------
+    ValueError
+        Band edges or notch outside ``(0, Nyquist)``, or a band-pass order too high to be
+        stable, naming the setting.
     """
     import scipy.signal
 
@@ -161,13 +167,16 @@ def design_filters(
                 f"Invalid value for 'preprocess.bandpass_hz': expected 0 <= low < high < "
                 f"{nyq:g} Hz (half of sample_rate_hz), got {list(bandpass_hz)} instead"
             )
-        if low > 0:
+        band = ([low, high], "bandpass") if low > 0 else (high, "lowpass")
+        with np.errstate(all="ignore"):  # a high order overflows: checked just below
             sos = scipy.signal.butter(
-                bandpass_order, [low, high], btype="bandpass", fs=sample_rate_hz, output="sos"
+                bandpass_order, band[0], btype=band[1], fs=sample_rate_hz, output="sos"
             )
-        else:
-            sos = scipy.signal.butter(
-                bandpass_order, high, btype="lowpass", fs=sample_rate_hz, output="sos"
+        if not _stable(sos):
+            raise ValueError(
+                f"Invalid value for 'preprocess.bandpass_order': a Butterworth {band[1]} of "
+                f"order {bandpass_order} at {sample_rate_hz:g} Hz is numerically unstable "
+                "(non-finite coefficients or poles outside the unit circle); use 2-8"
             )
         sections.append(sos)
     if notch_hz is not None:
@@ -181,6 +190,13 @@ def design_filters(
     if not sections:
         return None
     return np.vstack(sections)
+
+
+def _stable(sos: np.ndarray) -> bool:
+    """True when every section has finite coefficients and its poles inside the unit circle."""
+    if not np.isfinite(sos).all():
+        return False
+    return all(np.all(np.abs(np.roots(section[3:])) < 1.0) for section in sos)
 
 
 def apply_filters(x: np.ndarray, sos: np.ndarray | None) -> np.ndarray:
