@@ -114,11 +114,11 @@ def measure(
     import torch
 
     from seizure.training.data import Plan, make_feeder, train_plan
-    from seizure.training.loop import TrainStep, _resolve_precision, build_optimizer, setup_model
+    from seizure.training.step import TrainStep, build_optimizer, resolve_precision, setup_model
 
     cfg = config.train
     T, B = cfg.sequence_windows, cfg.batch_size
-    precision = _resolve_precision(cfg.precision, device)
+    precision = resolve_precision(cfg.precision, device)
     if device.type == "cuda":
         torch.backends.cudnn.benchmark = cfg.cudnn_benchmark
         torch.set_float32_matmul_precision("high" if cfg.precision != "fp32" else "highest")

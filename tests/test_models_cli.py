@@ -14,6 +14,7 @@ from click.testing import CliRunner
 from seizure.cli import main
 from seizure.config import load_config, to_dict
 from seizure.models import build_model
+from seizure.training.checkpoint import save_checkpoint
 
 CONFIGS = Path(__file__).resolve().parents[1] / "configs" / "models"
 SMALL = [
@@ -49,6 +50,16 @@ def test_timescale_json_fresh_model():
     assert report["seconds_per_step"] == 1.0
 
 
+@pytest.mark.parametrize("features", ["raw", "lfcc"])
+def test_timescale_window_shape_is_the_shape_preprocess_gives(features):
+    from seizure.preprocessing.pipeline import window_shape
+
+    sets = [f"preprocess.features={features}", "preprocess.window_seconds=0.5"]
+    report = _json([*SMALL, *[a for s in sets for a in ("--set", s)]])
+    config = load_config(overrides=sets)
+    assert report["window_shape"] == list(window_shape(config.preprocess))
+
+
 def test_timescale_json_minimal_and_esn_configs():
     report = _json(["--config", str(CONFIGS / "minimal_critical.yaml"), *SMALL])
     assert report["cell"] == "minimal"
@@ -80,9 +91,11 @@ def test_timescale_checkpoint(tmp_path):
     with torch.no_grad():
         model.rnn.layers[0].rnn.bias_ih_l0[8:16] = 5.0  # slow update gates: a trained-in memory
     path = tmp_path / "best.pt"
-    torch.save(
-        {"model": model.state_dict(), "config": to_dict(config), "window_shape": [4, 32]}, path
-    )
+    save_checkpoint(
+        path,
+        {"model": model.state_dict(), "config": to_dict(config), "window_shape": [4, 32],
+         "epoch": 1, "step": 1},
+    )  # fmt: skip
     report = _json(["--checkpoint", str(path), "--steps", "60", "--jacobian-steps", "0"])
     assert report["cell"] == "gru"
     assert report["window_shape"] == [4, 32]
@@ -96,7 +109,7 @@ def test_timescale_errors(tmp_path):
     result = CliRunner().invoke(main, ["timescale", "--checkpoint", str(bad)])
     assert result.exit_code == 2
     assert "cannot read" in result.output
-    torch.save({"model": {}}, tmp_path / "partial.pt")
+    save_checkpoint(tmp_path / "partial.pt", {"model": {}, "epoch": 0, "step": 0})
     result = CliRunner().invoke(main, ["timescale", "--checkpoint", str(tmp_path / "partial.pt")])
     assert result.exit_code == 2
     assert "config, window_shape" in result.output

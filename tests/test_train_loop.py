@@ -14,7 +14,8 @@ import yaml
 from seizure.config import ConfigError, load_config
 from seizure.training.checkpoint import load_checkpoint, load_model_from_checkpoint
 from seizure.training.fakes import TinySeqModel, tiny_model_factory, write_random_cache
-from seizure.training.loop import NonFiniteLossError, RunDirError, _lr_lambda, train
+from seizure.training.loop import NonFiniteLossError, RunDirError, train
+from seizure.training.step import lr_lambda
 
 TINY = ["preprocess.sample_rate_hz=32", "preprocess.bandpass_hz=null", "preprocess.notch_hz=null"]
 BASE = TINY + [
@@ -230,12 +231,12 @@ def test_unknown_early_stopping_metric_is_refused(cache, tmp_path):
 
 def test_learning_rate_schedules():
     cfg = config("train.schedule=cosine", "train.warmup_steps=2", "train.epochs=2").train
-    f = _lr_lambda(cfg, steps_per_epoch=6)  # 12 steps in all
+    f = lr_lambda(cfg, steps_per_epoch=6)  # 12 steps in all
     assert [f(0), f(1)] == [0.5, 1.0]
     assert f(2) == pytest.approx(1.0) and f(12) == pytest.approx(0.0)
     assert f(7) == pytest.approx(0.5)
     cfg = config("train.schedule=step", "train.step_epochs=1", "train.step_gamma=0.5").train
-    f = _lr_lambda(cfg, steps_per_epoch=4)
+    f = lr_lambda(cfg, steps_per_epoch=4)
     assert [f(0), f(3), f(4), f(8)] == [1.0, 1.0, 0.5, 0.25]
 
 

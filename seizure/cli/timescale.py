@@ -11,32 +11,12 @@ import click
 from seizure.cli.common import config_options, resolve_config
 
 
-def _window_shape_from_config(config: Any) -> tuple[int, ...]:
-    """Window shape implied by the ``preprocess`` section (used without a cache/checkpoint)."""
-    pre = config.preprocess
-    try:
-        from seizure.preprocessing.montage import get_montage
-
-        n_channels = get_montage(pre.montage).n_channels
-    except (ImportError, ValueError, AttributeError):
-        n_channels = 20 if pre.montage == "tcp_ar_a" else 22
-    if pre.features == "lfcc":
-        try:
-            from seizure.preprocessing.features import N_LFCC_FEATURES as n_features
-        except ImportError:
-            n_features = 26
-        return (n_channels, max(1, round(pre.window_seconds / 0.1)), n_features)
-    return (n_channels, max(1, round(pre.window_seconds * pre.sample_rate_hz)))
-
-
 def _cache_windows(cache_dir: str, steps: int) -> tuple[Any, tuple[int, ...], float]:
     """Up to ``steps`` consecutive windows from the cache's records (in record order)."""
-    try:
-        from seizure.preprocessing.cache import Cache
-    except ImportError as err:
-        raise click.UsageError(f"--cache needs seizure.preprocessing.cache ({err})") from err
     import numpy as np
     import torch
+
+    from seizure.preprocessing.cache import Cache
 
     cache = Cache(cache_dir)
     chunks, total = [], 0
@@ -57,8 +37,8 @@ def _cache_windows(cache_dir: str, steps: int) -> tuple[Any, tuple[int, ...], fl
 @click.option(
     "--checkpoint",
     type=click.Path(exists=True, dir_okay=False),
-    help="Analyse a trained checkpoint (keys model, config, window_shape) instead of a fresh "
-    "model.",
+    help="Analyse a checkpoint written by 'seizure train' (last.pt, best.pt) instead of a "
+    "fresh model.",
 )
 @click.option(
     "--cache",
@@ -95,31 +75,25 @@ def command(
     seconds) and the spread of the Jacobian's singular values.
 
     Without --checkpoint the model is freshly initialized from the config (seeded by
-    'seed'); the window shape comes from the checkpoint, the cache, or the preprocess
-    section.
+    'seed'); the window shape comes from the checkpoint, the cache, or else the preprocess
+    section (the shape 'seizure preprocess' gives its windows).
     """
-    import torch
-
     from seizure.models import build_model, timescale_report
     from seizure.utils.seeding import seed_everything
 
     state = None
     window_shape: tuple[int, ...] | None = None
     if checkpoint is not None:
+        from seizure.training.checkpoint import CheckpointError, load_checkpoint
+
         try:
-            ckpt = torch.load(checkpoint, map_location="cpu", weights_only=True)
-        except Exception as err:
+            ckpt = load_checkpoint(checkpoint)
+        except CheckpointError as err:
             raise click.BadParameter(
-                f"cannot read {checkpoint!r} as a torch checkpoint ({err})",
+                f"cannot read {checkpoint!r} as a checkpoint written by 'seizure train' "
+                f"({err.reason})",
                 param_hint="'--checkpoint'",
             ) from err
-        missing = [k for k in ("model", "config", "window_shape") if k not in ckpt]
-        if missing:
-            raise click.BadParameter(
-                f"{checkpoint!r} lacks the key(s) {', '.join(missing)}; expected a checkpoint "
-                "written by 'seizure train'",
-                param_hint="'--checkpoint'",
-            )
         config = resolve_config(config_files, overrides, base=ckpt["config"])
         state = ckpt["model"]
         window_shape = tuple(int(s) for s in ckpt["window_shape"])
@@ -137,7 +111,9 @@ def command(
             )
         window_shape = cache_shape
     if window_shape is None:
-        window_shape = _window_shape_from_config(config)
+        from seizure.preprocessing.pipeline import window_shape as cached_window_shape
+
+        window_shape = cached_window_shape(config.preprocess)
 
     seed_everything(config.seed)
     try:

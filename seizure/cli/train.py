@@ -43,30 +43,31 @@ def command(
     --resume); 1 when the cache, a checkpoint or the loss (NaN) stops the run; 2 for
     usage and config errors.
     """
-    base = None
-    last = run_dir / "last.pt"
-    if resume and last.is_file():
-        # the stored config is the base; --config/--set may change only resumable keys
-        from seizure.training.checkpoint import CheckpointError, load_checkpoint
-
-        try:
-            base = load_checkpoint(last)["config"]
-        except CheckpointError as err:
-            raise click.ClickException(str(err)) from err
-    config = resolve_config(config_files, overrides, base=base)
-
     from seizure.config import ConfigError
     from seizure.training.checkpoint import CheckpointError
     from seizure.training.distributed import DeviceError
-    from seizure.training.loop import NonFiniteLossError, RunDirError, train
+    from seizure.training.errors import RunDirError
+    from seizure.training.loop import train
+    from seizure.training.rundir import resume_config
     from seizure.utils.errors import SeizureError
+
+    if resume:
+        # the config stored in last.pt is the base; --config/--set may change resumable keys
+        try:
+            config = resume_config(run_dir, config_files, overrides)
+        except ConfigError as err:
+            raise click.UsageError(str(err)) from err
+        except CheckpointError as err:
+            raise click.ClickException(str(err)) from err
+    else:
+        config = resolve_config(config_files, overrides)
 
     try:
         result = train(config, cache, run_dir, resume=resume, device=device)
     except (RunDirError, DeviceError, ConfigError) as err:
         raise click.UsageError(str(err)) from err
-    except (CheckpointError, NonFiniteLossError, SeizureError, ValueError) as err:
-        # SeizureError: a folder that is not a cache (CacheError), unreadable inputs
+    except (SeizureError, ValueError) as err:
+        # checkpoint, cache and data errors, a non-finite loss: exit status 1
         raise click.ClickException(str(err)) from err
     if result.status != "interrupted" and result.rank == 0:
         click.echo(

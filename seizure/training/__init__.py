@@ -5,7 +5,14 @@ which must stay free of numpy and torch):
 
 - :mod:`~seizure.training.config`: :class:`TrainConfig`, the ``train`` section;
 - :mod:`~seizure.training.loop`: :func:`~seizure.training.loop.train` (the loop, readable top
-  to bottom), :class:`~seizure.training.loop.TrainStep` (one optimizer step);
+  to bottom: set up, ``run_epoch``, ``end_epoch``, ``should_stop``);
+- :mod:`~seizure.training.state`: :class:`~seizure.training.state.TrainState`, what changes
+  while training, with ``to_checkpoint``/``from_checkpoint``;
+- :mod:`~seizure.training.step`: :class:`~seizure.training.step.TrainStep` (one optimizer
+  step), the model, optimizer and learning-rate schedule;
+- :mod:`~seizure.training.rundir`: the run directory's checks and files, and
+  :func:`~seizure.training.rundir.resume_config` (the config a resumed run uses);
+- :mod:`~seizure.training.errors`: the errors of training (under ``SeizureError``);
 - :mod:`~seizure.training.data`: sequence plans and feeders (device-resident split, pinned
   buffers filled by threads, or a plain ``DataLoader``);
 - :mod:`~seizure.training.checkpoint`: atomic checkpoints read with ``weights_only=True``;

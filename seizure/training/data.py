@@ -36,6 +36,9 @@ from typing import Any
 import numpy as np
 import torch
 
+from seizure.evaluation.inference import plan_sequences
+from seizure.training.errors import TrainingDataError
+
 __all__ = [
     "EvalPlan",
     "LoaderFeeder",
@@ -67,7 +70,7 @@ def check_cache_matches(cache: Any, preprocess: Any) -> None:
 
     Raises
     ------
-    ValueError
+    TrainingDataError
         Naming each differing key with the cache's and the config's value.
     """
     from seizure.config import fingerprint, to_dict
@@ -84,7 +87,7 @@ def check_cache_matches(cache: Any, preprocess: Any) -> None:
     ]
     where = getattr(cache, "path", None) or getattr(cache, "root", None) or "the cache"
     detail = "; ".join(diffs) if diffs else "same values, different fingerprint (format change?)"
-    raise ValueError(
+    raise TrainingDataError(
         f"{where}: the cache was made with other preprocessing than the config expects "
         f"(preprocess fingerprint {cache.fingerprint} != {expected}): {detail}. "
         "Train with the preprocess section the cache was made with, or re-run "
@@ -122,7 +125,7 @@ class SplitData:
         shape = tuple(int(s) for s in cache.window_shape)
         for rid, w, y in zip(ids, windows, labels):
             if tuple(w.shape[1:]) != shape or len(w) != len(y):
-                raise ValueError(
+                raise TrainingDataError(
                     f"recording {rid!r} in the cache: windows {tuple(w.shape)} and labels "
                     f"{tuple(y.shape)} do not match the window shape {shape}"
                 )
@@ -253,9 +256,21 @@ def train_plan(
 class EvalPlan:
     """Sequences that cover every window of a split exactly once in the kept outputs.
 
-    Each recording of ``n >= T`` windows is tiled from window 0; when ``n`` is not a multiple
-    of ``T`` one more sequence ends at the last window and only its last ``n % T`` outputs are
-    kept (``keep_from``). Recordings shorter than ``T`` are run alone (``short``).
+    The tiling is the inference engine's (:func:`seizure.evaluation.inference.plan_sequences`
+    without context): each recording of ``n >= T`` windows is tiled from window 0; when ``n``
+    is not a multiple of ``T`` one more sequence ends at the last window and only its last
+    ``n % T`` outputs are kept (``keep_from``). Recordings shorter than ``T`` are run alone
+    (``short``).
+
+    Attributes
+    ----------
+    rec, start, keep_from : numpy.ndarray
+        int64, one entry per sequence: recording index, first window, and the first output
+        kept (relative to ``start``); padded to whole batches by repeating the last sequence.
+    short : list of int
+        Recordings of ``0 < n < T`` windows.
+    batch_size : int
+        Sequences per batch.
     """
 
     rec: np.ndarray
@@ -268,27 +283,34 @@ class EvalPlan:
         return math.ceil(len(self.rec) / self.batch_size)
 
     def batch(self, i: int) -> tuple[np.ndarray, np.ndarray]:
+        """Recording indices and start windows of batch ``i``."""
         lo = i * self.batch_size
         return self.rec[lo : lo + self.batch_size], self.start[lo : lo + self.batch_size]
 
 
 def eval_plan(data: SplitData, T: int, batch_size: int) -> EvalPlan:
-    """Build the :class:`EvalPlan` of a validation split."""
+    """Build the :class:`EvalPlan` of a validation split.
+
+    Parameters
+    ----------
+    data : SplitData
+    T : int
+        Windows per sequence.
+    batch_size : int
+        Sequences per batch.
+    """
     lengths = data.lengths
-    long = lengths >= T
-    rec, start = tile_starts(np.where(long, lengths, 0), T, np.zeros(len(lengths), np.int64))
-    keep = np.zeros(len(rec), dtype=np.int64)
-    tail_rec = np.flatnonzero(long & (lengths % T != 0))
-    rec = np.concatenate([rec, tail_rec])
-    start = np.concatenate([start, lengths[tail_rec] - T])
-    keep = np.concatenate([keep, T - lengths[tail_rec] % T])
-    order = np.lexsort((start, rec))
-    rec, start, keep = rec[order], start[order], keep[order]
+    rows = [plan_sequences(int(n), T) if n >= T else np.zeros((0, 3), np.int64) for n in lengths]
+    rec = np.repeat(np.arange(len(lengths), dtype=np.int64), [len(r) for r in rows])
+    table = np.concatenate(rows) if rows else np.zeros((0, 3), np.int64)
+    start, keep = table[:, 0], table[:, 1] - table[:, 0]
     # pad to whole batches by repeating the last sequence (same shapes for every batch;
     # writing the same outputs twice is harmless)
     pad = -len(rec) % batch_size if len(rec) else 0
-    rec, start, keep = (np.r_[a, np.repeat(a[-1:], pad)] for a in (rec, start, keep))
-    short = [int(i) for i in np.flatnonzero(~long & (lengths > 0))]
+    rec, start, keep = (
+        np.r_[a, np.repeat(a[-1:], pad)].astype(np.int64) for a in (rec, start, keep)
+    )
+    short = [int(i) for i in np.flatnonzero((lengths < T) & (lengths > 0))]
     return EvalPlan(rec, start, keep, short, batch_size)
 
 
