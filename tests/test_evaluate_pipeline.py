@@ -17,12 +17,12 @@ import pytest
 import torch
 
 from seizure.config import Config, ConfigError, to_dict
-from seizure.evaluation.curve import read_curve_csv
 from seizure.evaluation.evaluate import EvaluationError, evaluate, score_events
 from seizure.evaluation.report import ovlp_outcomes
 from seizure.io.events import Event
 from seizure.preprocessing.cache import Cache, open_or_create, rebuild_manifest, write_record
 from seizure.preprocessing.config import PreprocessConfig
+from seizure.scoring.curve import read_curve_csv
 from seizure.training.checkpoint import save_checkpoint
 
 SMALL_PREPROCESS = PreprocessConfig(sample_rate_hz=32.0, bandpass_hz=(0.5, 12.0), notch_hz=None)

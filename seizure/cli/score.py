@@ -105,7 +105,7 @@ def command(
     usage errors.
     """
     cfg = resolve_config(config_files, overrides)
-    from seizure.evaluation.score import ScoreParams, check_methods, score_files
+    from seizure.scoring.score import ScoreParams, check_methods, score_files
     from seizure.utils.errors import SeizureError
 
     try:
@@ -141,7 +141,7 @@ def command(
             except OSError as err:
                 raise click.ClickException(f"{json_path}: cannot write ({err})") from err
     if nedc_report is not None:
-        from seizure.evaluation.nedc import report_lines
+        from seizure.scoring.nedc import report_lines
 
         lines: list[str] = []
         for result in report.results.values():

@@ -28,8 +28,8 @@ from seizure.evaluation.evaluate import (
     make_predictor,
     resolve_evaluation_config,
 )
-from seizure.evaluation.postprocess import postprocess, postprocess_config_kwargs
 from seizure.io.events import Event
+from seizure.scoring.postprocess import postprocess, postprocess_config_kwargs
 
 __all__ = ["EDF_SUFFIXES", "DetectionResult", "detect", "find_recordings"]
 

@@ -23,7 +23,7 @@ What it does, in order:
    and the resolved ``config.yaml``.
 
 Figures are pooled over the split's recordings (NEDC's convention); see
-:mod:`seizure.evaluation.curve`.
+:mod:`seizure.scoring.curve`.
 """
 
 from __future__ import annotations
@@ -40,28 +40,28 @@ import numpy as np
 
 from seizure.config import Config, ConfigError, from_dict, load_config, save_config, to_dict
 from seizure.evaluation.config import EvaluateConfig
-from seizure.evaluation.curve import (
-    CURVE_METHODS,
-    OperatingPoint,
-    ScoreFunction,
-    compute_curve,
-    operating_points,
-    plot_curve,
-    write_curve_csv,
-)
 from seizure.evaluation.hypotheses import (
     EventArrays,
     HypothesisWriter,
     PostprocessParams,
     events_from_arrays,
 )
-from seizure.evaluation.postprocess import (
+from seizure.evaluation.report import ReportInputs, plot_curve, write_report
+from seizure.io.events import Event
+from seizure.scoring.curve import (
+    CURVE_METHODS,
+    OperatingPoint,
+    ScoreFunction,
+    compute_curve,
+    operating_points,
+    write_curve_csv,
+)
+from seizure.scoring.postprocess import (
     postprocess,
     postprocess_config_kwargs,
     sweep_thresholds,
     validate_evaluate_config,
 )
-from seizure.io.events import Event
 from seizure.utils.errors import SeizureError
 from seizure.utils.fsio import atomic_open, atomic_write_text
 
@@ -211,7 +211,7 @@ def score_events(
 ) -> dict[str, Any]:
     """Score in-memory events of many recordings with the scoring library.
 
-    A thin wrapper of :func:`seizure.evaluation.score.score_recordings` (what
+    A thin wrapper of :func:`seizure.scoring.score.score_recordings` (what
     ``seizure score`` runs) over dicts keyed by recording id.
 
     Parameters
@@ -233,7 +233,7 @@ def score_events(
         "false_alarms", "total_duration_s", ...}, "files": n}``: the ``seizure score --json``
         schema (fractions, false alarms per 24 h).
     """
-    from seizure.evaluation.score import score_recordings
+    from seizure.scoring.score import score_recordings
 
     report = score_recordings(
         ((rid, refs[rid], hyps.get(rid, []), durations[rid]) for rid in refs),
@@ -245,7 +245,7 @@ def score_events(
 
 def _score_params(config: EvaluateConfig | None) -> Any:
     """:class:`ScoreParams` from the ``evaluate`` section (the scoring fields it has)."""
-    from seizure.evaluation.score import ScoreParams
+    from seizure.scoring.score import ScoreParams
 
     if config is None:
         return ScoreParams()
@@ -563,8 +563,6 @@ def evaluate(
     save_config(config, out / "config.yaml")
 
     # ---- plot and report
-    from seizure.evaluation.report import ReportInputs, write_report
-
     title = f"{checkpoint.name} on {split} ({len(ids)} recordings)"
     plot_curve(out / "curve.png", curve, points, title=title)
     write_report(

@@ -10,10 +10,10 @@ name ``ovlp_sensitivity_at_fa``, so that it can be chosen for early stopping and
 Every epoch (whichever metric is selected: every registered hook is computed and logged in
 ``metrics.jsonl``) the dev split's probabilities, the ones the window metrics use, go through
 ``seizure evaluate``'s threshold sweep, OVLP only: the run's ``evaluate`` post-processing
-(:func:`seizure.evaluation.postprocess.postprocess_sweep`) at the ``evaluate.sweep_*``
+(:func:`seizure.scoring.postprocess.postprocess_sweep`) at the ``evaluate.sweep_*``
 thresholds, additive OVLP counts per recording
-(:func:`seizure.evaluation.score.score_events`) summed per threshold, and the operating point
-at the budget picked by :func:`seizure.evaluation.curve.operating_points`. Nothing here runs
+(:func:`seizure.scoring.score.score_events`) summed per threshold, and the operating point
+at the budget picked by :func:`seizure.scoring.curve.operating_points`. Nothing here runs
 the model.
 """
 
@@ -24,8 +24,8 @@ from collections.abc import Callable
 from typing import Any
 
 from seizure.evaluation.config import EvaluateConfig
-from seizure.evaluation.curve import operating_points
-from seizure.evaluation.postprocess import (
+from seizure.scoring.curve import operating_points
+from seizure.scoring.postprocess import (
     postprocess_config_kwargs,
     postprocess_sweep,
     sweep_thresholds,
@@ -60,17 +60,17 @@ def ovlp_sensitivity_at_fa(
     Definition, for the epoch's dev-split probabilities:
 
     1. Each recording's per-window probabilities are post-processed as ``seizure evaluate``
-       does (:func:`seizure.evaluation.postprocess.postprocess_sweep` with the run's
+       does (:func:`seizure.scoring.postprocess.postprocess_sweep` with the run's
        ``evaluate.smoothing_windows``, ``merge_gap_seconds`` and ``min_event_seconds``; window
        ``k`` covers ``[k * stride, k * stride + window)`` s) at every threshold of
-       :func:`seizure.evaluation.postprocess.sweep_thresholds` (``evaluate.sweep_min``,
+       :func:`seizure.scoring.postprocess.sweep_thresholds` (``evaluate.sweep_min``,
        ``sweep_max``, ``sweep_points``; 0.02 to 0.98 in steps of 0.02 by default).
     2. At each threshold the hypotheses are scored against the reference seizures
        (``Cache.events``) with NEDC OVLP, pooled over the split's recordings: sensitivity =
        hits / reference seizures, FA/24h = false alarms / total duration x 86400.
     3. The operating point is the threshold with the highest sensitivity among those whose
        FA/24h is ``<= budget`` (ties: lower FA/24h, then higher threshold), exactly
-       :func:`seizure.evaluation.curve.operating_points`, i.e. the OVLP operating point that
+       :func:`seizure.scoring.curve.operating_points`, i.e. the OVLP operating point that
        ``seizure evaluate`` reports for that budget (in ``evaluate.fa_budgets_per_24h``) on
        the same probabilities and ``evaluate`` section.
 
@@ -140,8 +140,8 @@ def _sensitivity_at_budget(
     (over the split's total duration) it cannot be the operating point, and the remaining
     recordings are neither post-processed nor scored at it.
     """
-    from seizure.evaluation.nedc import SECONDS_PER_DAY, SEIZ
-    from seizure.evaluation.score import MethodResult, ScoreParams, score_events
+    from seizure.scoring.nedc import SECONDS_PER_DAY, SEIZ
+    from seizure.scoring.score import MethodResult, ScoreParams, score_events
 
     out = dict(zip(OVLP_METRICS, (math.nan, math.nan, math.nan, budget)))
     ids = list(result.probabilities)
