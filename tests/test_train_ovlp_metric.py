@@ -10,10 +10,6 @@ import pytest
 import torch
 
 from seizure.config import ConfigError, load_config
-from seizure.evaluation.training_metrics import (
-    ovlp_sensitivity_at_fa,
-    ovlp_sensitivity_at_fa_hook,
-)
 from seizure.io.events import Event
 from seizure.scoring.curve import compute_curve, operating_points
 from seizure.scoring.postprocess import postprocess_config_kwargs, sweep_thresholds
@@ -22,6 +18,7 @@ from seizure.training import metrics as M
 from seizure.training.checkpoint import load_checkpoint, save_checkpoint
 from seizure.training.fakes import tiny_model_factory, write_random_cache
 from seizure.training.loop import train
+from seizure.training.metrics import ovlp_sensitivity_at_fa, ovlp_sensitivity_at_fa_hook
 
 TINY = ["preprocess.sample_rate_hz=32", "preprocess.bandpass_hz=null", "preprocess.notch_hz=null"]
 BASE = TINY + [
