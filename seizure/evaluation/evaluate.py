@@ -62,6 +62,7 @@ from seizure.scoring.postprocess import (
     sweep_thresholds,
     validate_evaluate_config,
 )
+from seizure.scoring.score import ScoreParams, score_recordings
 from seizure.utils.errors import SeizureError
 from seizure.utils.fsio import atomic_open, atomic_write_text
 
@@ -74,7 +75,7 @@ __all__ = [
     "file_sha256",
     "infer_records",
     "resolve_evaluation_config",
-    "score_events",
+    "score_split",
     "write_hypotheses",
 ]
 
@@ -202,14 +203,14 @@ def file_sha256(path: str | Path) -> str:
 # --------------------------------------------------------------------------- scoring
 
 
-def score_events(
+def score_split(
     refs: Mapping[str, Sequence[Event]],
     hyps: Mapping[str, Sequence[Event]],
     durations: Mapping[str, float],
     methods: Sequence[str] = ALL_METHODS,
     config: EvaluateConfig | None = None,
 ) -> dict[str, Any]:
-    """Score in-memory events of many recordings with the scoring library.
+    """Score in-memory events of a split's recordings, every method, as ``scores.json``.
 
     A thin wrapper of :func:`seizure.scoring.score.score_recordings` (what
     ``seizure score`` runs) over dicts keyed by recording id.
@@ -233,8 +234,6 @@ def score_events(
         "false_alarms", "total_duration_s", ...}, "files": n}``: the ``seizure score --json``
         schema (fractions, false alarms per 24 h).
     """
-    from seizure.scoring.score import score_recordings
-
     report = score_recordings(
         ((rid, refs[rid], hyps.get(rid, []), durations[rid]) for rid in refs),
         methods=list(methods),
@@ -243,10 +242,8 @@ def score_events(
     return report.to_dict()
 
 
-def _score_params(config: EvaluateConfig | None) -> Any:
+def _score_params(config: EvaluateConfig | None) -> ScoreParams:
     """:class:`ScoreParams` from the ``evaluate`` section (the scoring fields it has)."""
-    from seizure.scoring.score import ScoreParams
-
     if config is None:
         return ScoreParams()
     try:
@@ -257,7 +254,7 @@ def _score_params(config: EvaluateConfig | None) -> Any:
 
 def _curve_score_function(config: EvaluateConfig) -> ScoreFunction:
     def score(refs, hyps, durations, methods):
-        return score_events(refs, hyps, durations, methods, config)
+        return score_split(refs, hyps, durations, methods, config)
 
     return score
 
@@ -544,7 +541,7 @@ def evaluate(
         events = {rid: events_at(threshold, rid, probs[rid]) for rid in ids}
         write_hypotheses(out / "hyp", events, durations)
     _write_references(out / "ref", refs, durations)
-    scores = score_events(refs, events, durations, ALL_METHODS, ev)
+    scores = score_split(refs, events, durations, ALL_METHODS, ev)
     atomic_write_text(out / "scores.json", json.dumps(_jsonable(scores), indent=2) + "\n")
     summary = {
         "checkpoint": str(checkpoint),
