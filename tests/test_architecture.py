@@ -196,3 +196,40 @@ def test_scoring_does_not_import_torch():
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == ""
+
+
+#: Error classes that do not derive from SeizureError yet -> why.
+ERRORS_OUTSIDE_THE_ROOT: dict[str, str] = {
+    "seizure.training.loop.RunDirError": "a ValueError; the training loop is being rewritten",
+    "seizure.training.loop.NonFiniteLossError": "a RuntimeError; the loop is being rewritten",
+    "seizure.training.distributed.DeviceError": "a RuntimeError; moves with device resolution",
+}
+
+
+def test_every_error_class_derives_from_seizure_error():
+    import importlib
+
+    import click
+
+    from seizure.utils.errors import EXIT_FAILED, EXIT_USAGE, SeizureError
+
+    outside = set()
+    for _, module, _ in package_modules():
+        if module.endswith("__main__"):
+            continue
+        for name, obj in vars(importlib.import_module(module)).items():
+            if (
+                isinstance(obj, type)
+                and issubclass(obj, BaseException)
+                and obj.__module__ == module
+                and not issubclass(obj, SeizureError)
+                and not issubclass(obj, click.ClickException)  # how the CLI shows one
+            ):
+                outside.add(f"{module}.{name}")
+    assert outside == set(ERRORS_OUTSIDE_THE_ROOT)
+    from seizure.config import ConfigError
+    from seizure.preprocessing.montage import MissingChannelsError
+
+    assert ConfigError.exit_code == EXIT_USAGE and issubclass(ConfigError, ValueError)
+    assert MissingChannelsError.exit_code == EXIT_FAILED
+    assert issubclass(MissingChannelsError, ValueError)

@@ -107,8 +107,8 @@ def command(
             progress=progress,
             split_file=split_file,
         )
-    except CacheError as err:
-        raise click.ClickException(str(err)) from None
+    except CacheError:
+        raise  # its message names the cache; reported by the command group
     except SeizureError as err:
         raise click.ClickException(f"cannot read corpus {corpus}: {err}") from None
 

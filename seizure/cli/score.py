@@ -106,7 +106,6 @@ def command(
     """
     cfg = resolve_config(config_files, overrides)
     from seizure.scoring.score import ScoreParams, check_methods, score_files
-    from seizure.utils.errors import SeizureError
 
     try:
         selected = check_methods(methods or None)
@@ -121,10 +120,7 @@ def command(
     except ValueError as err:
         raise click.UsageError(str(err)) from err
 
-    try:
-        report = score_files(ref, hyp, selected, params)
-    except SeizureError as err:
-        raise click.ClickException(str(err)) from err
+    report = score_files(ref, hyp, selected, params)
     if report.files == 0:
         raise click.ClickException(f"{ref}: no recordings to score")
     for warning in report.warnings:

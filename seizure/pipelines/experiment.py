@@ -66,7 +66,7 @@ from typing import Any
 import yaml
 
 from seizure.config import Config, ConfigError, load_config, save_config, to_dict
-from seizure.utils.errors import SeizureError
+from seizure.utils.errors import UsageError
 from seizure.utils.fsio import atomic_write_text
 
 __all__ = [
@@ -95,8 +95,8 @@ RESULT_COLUMNS = (
 )
 
 
-class GridError(SeizureError):
-    """The grid file is malformed (the message names the file and the entry)."""
+class GridError(UsageError):
+    """The grid file is malformed (the message names the file and the entry; exit status 2)."""
 
 
 # ------------------------------------------------------------------------------ the grid

@@ -20,6 +20,7 @@ import numpy as np
 
 from seizure.evaluation.config import EvaluateConfig
 from seizure.scoring.budget import DEFAULT_FA_PER_24H, OVLP_METRICS, ovlp_sensitivity_at_budget
+from seizure.utils.errors import invalid_value
 
 __all__ = [
     "DEFAULT_FA_PER_24H",
@@ -108,7 +109,7 @@ def register_validation_metric(
         register_validation_metric("ovlp_sens_at_fa10", ovlp_sensitivity_at_fa(10.0))
     """
     if mode not in ("max", "min"):
-        raise ValueError(f"Invalid value for 'mode': allowed 'max', 'min', got {mode!r} instead")
+        raise invalid_value("mode", mode, ("max", "min"))
     _HOOKS[name] = (hook, tuple(provides or (name,)), mode)
 
 
@@ -284,10 +285,7 @@ def ovlp_sensitivity_at_fa(
     ``evaluate.select_fa_per_24h``); it is meant for ranking epochs.
     """
     if budget_fa_per_24h is not None and not budget_fa_per_24h > 0:
-        raise ValueError(
-            "Invalid value for 'budget_fa_per_24h': expected false alarms per 24 h > 0, "
-            f"got {budget_fa_per_24h!r} instead"
-        )
+        raise invalid_value("budget_fa_per_24h", budget_fa_per_24h, "false alarms per 24 h > 0")
 
     def hook(result: ValidationResult, config: Any) -> dict[str, float]:
         budget = budget_fa_per_24h
