@@ -38,7 +38,15 @@ from typing import Any
 
 import numpy as np
 
-from seizure.config import Config, ConfigError, from_dict, load_config, save_config, to_dict
+from seizure.config import (
+    Config,
+    ConfigError,
+    fingerprint,
+    from_dict,
+    load_config,
+    save_config,
+    to_dict,
+)
 from seizure.evaluation.config import EvaluateConfig
 from seizure.evaluation.hypotheses import (
     EventArrays,
@@ -47,7 +55,9 @@ from seizure.evaluation.hypotheses import (
     events_from_arrays,
 )
 from seizure.evaluation.report import ReportInputs, plot_curve, write_report
+from seizure.io.annotations import write_csv_bi, write_tsv
 from seizure.io.events import Event
+from seizure.preprocessing.cache import Cache, safe_id
 from seizure.scoring.curve import (
     CURVE_METHODS,
     OperatingPoint,
@@ -63,8 +73,10 @@ from seizure.scoring.postprocess import (
     validate_evaluate_config,
 )
 from seizure.scoring.score import ScoreParams, score_recordings
+from seizure.training.checkpoint import load_checkpoint, load_model_from_checkpoint
 from seizure.utils.errors import SeizureError
 from seizure.utils.fsio import atomic_open, atomic_write_text
+from seizure.utils.progress import progress
 
 __all__ = [
     "ALL_METHODS",
@@ -171,7 +183,6 @@ def check_fingerprint(
     EvaluationError
         Naming both fingerprints and every preprocessing parameter that differs.
     """
-    from seizure.config import fingerprint
 
     expected = state.get("cache_fingerprint") or fingerprint(config.preprocess)
     if expected == cache.fingerprint:
@@ -279,8 +290,6 @@ def write_hypotheses(
     """
     import concurrent.futures
 
-    from seizure.io.annotations import write_csv_bi, write_tsv
-
     folder = Path(folder)
 
     def write_one(rid: str) -> list[Path]:
@@ -300,8 +309,6 @@ def write_hypotheses(
 
 
 def _file_stem(recording_id: str) -> str:
-    from seizure.preprocessing.cache import safe_id
-
     return safe_id(recording_id)
 
 
@@ -426,7 +433,6 @@ def evaluate(
     seizure.training.checkpoint.CheckpointError, seizure.preprocessing.cache.CacheError
         Unreadable checkpoint or cache.
     """
-    from seizure.training.checkpoint import load_checkpoint
 
     say = log or (lambda _msg: None)
     checkpoint = Path(checkpoint)
@@ -435,8 +441,6 @@ def evaluate(
     config = resolve_evaluation_config(state["config"], config_files, overrides)
     ev = config.evaluate
     if isinstance(cache, (str, Path)):
-        from seizure.preprocessing.cache import Cache
-
         cache = Cache(cache)
     check_fingerprint(state, config, cache, checkpoint)
     records = cache.split(split)
@@ -774,8 +778,6 @@ def _run_model(
 ) -> tuple[dict[str, np.ndarray], float]:
     """Run the model over ``records``; save and return their probabilities."""
     from seizure.evaluation.inference import resolve_device
-    from seizure.training.checkpoint import load_model_from_checkpoint
-    from seizure.utils.progress import progress
 
     try:
         dev = resolve_device(device)
@@ -834,8 +836,6 @@ def _run_model(
 def _write_references(
     folder: Path, refs: Mapping[str, Sequence[Event]], durations: Mapping[str, float]
 ) -> None:
-    from seizure.io.annotations import write_csv_bi
-
     for rid, evs in refs.items():
         write_csv_bi(folder / f"{_file_stem(rid)}.csv_bi", evs, durations[rid], bname=rid)
 

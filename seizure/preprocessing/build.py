@@ -17,6 +17,7 @@ from typing import Any
 
 from seizure.config import fingerprint as config_fingerprint
 from seizure.config import from_dict
+from seizure.io.discovery import discover, load_annotation
 from seizure.io.recording import CorpusEntry
 from seizure.preprocessing.cache import (
     is_done,
@@ -28,6 +29,15 @@ from seizure.preprocessing.cache import (
     write_record,
 )
 from seizure.preprocessing.config import PreprocessConfig
+from seizure.preprocessing.pipeline import (
+    preprocess_recording,
+    read_for_montage,
+    window_labels,
+    windows_for,
+)
+from seizure.utils.errors import SeizureError
+from seizure.utils.pool import pool_context
+from seizure.utils.progress import progress as progress_bar
 
 __all__ = ["BuildSummary", "EntryResult", "build_cache", "parse_shard", "process_entry", "shard"]
 
@@ -97,10 +107,8 @@ def shard(entries: Sequence[CorpusEntry], index: int, count: int) -> list[Corpus
 
 def _describe(err: BaseException) -> str:
     text = str(err) or type(err).__name__
-    from seizure.preprocessing.montage import MissingChannelsError
-    from seizure.utils.errors import SeizureError
 
-    if isinstance(err, (SeizureError, MissingChannelsError, ValueError, OSError)):
+    if isinstance(err, (SeizureError, ValueError, OSError)):
         return text
     return f"{type(err).__name__}: {text}"
 
@@ -128,14 +136,6 @@ def process_entry(
     EntryResult
     """
     import numpy as np
-
-    from seizure.io.discovery import load_annotation
-    from seizure.preprocessing.pipeline import (
-        preprocess_recording,
-        read_for_montage,
-        window_labels,
-        windows_for,
-    )
 
     if isinstance(config, dict):
         config = from_dict(PreprocessConfig, config)
@@ -220,8 +220,6 @@ def _identity(entry: CorpusEntry) -> dict[str, Any]:
 
 
 def _pool_context():
-    from seizure.utils.pool import pool_context
-
     # forkserver: workers do not inherit the parent's threads or open files. The server
     # imports the heavy modules once (each worker is forked from it) and sets the workers'
     # environment (idle BLAS threads sleep instead of spinning): see seizure.utils.pool.
@@ -286,12 +284,9 @@ def build_cache(
     CacheError
         When ``cache_dir`` holds another cache and ``force`` is False.
     """
-    from seizure.utils.progress import progress as progress_bar
 
     start = time.perf_counter()
     if isinstance(corpus, (str, Path)):
-        from seizure.io.discovery import discover
-
         entries = list(discover(Path(corpus), split_file=split_file))
     else:
         entries = list(corpus)
