@@ -133,8 +133,8 @@ def run_ours(predictor, cache, records, out: Path, threshold: float) -> tuple[fl
 @torch.inference_mode()
 def run_baseline(model, cache, records, out: Path, device, batch: int, seq: int, threshold: float):
     """Plain eager fp32 loop: batch after batch of one recording, synchronous copies."""
-    from seizure.evaluation.postprocess import postprocess
     from seizure.io.annotations import write_csv_bi, write_tsv
+    from seizure.scoring.postprocess import postprocess
 
     (out / "probs").mkdir(parents=True, exist_ok=True)
     t0 = time.perf_counter()

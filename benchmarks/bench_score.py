@@ -25,8 +25,8 @@ import time
 
 import numpy as np
 
-from seizure.evaluation.nedc import NEDC_METHODS
-from seizure.evaluation.score import METHODS, score_recordings
+from seizure.scoring.nedc import NEDC_METHODS
+from seizure.scoring.score import METHODS, score_recordings
 
 
 def synth(hours: float, recording_hours: float, seed: int) -> list:

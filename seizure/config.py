@@ -35,6 +35,8 @@ from seizure.models.config import ModelConfig
 from seizure.preprocessing.config import PreprocessConfig
 from seizure.synth.config import SynthConfig
 from seizure.training.config import TrainConfig
+from seizure.utils.errors import UsageError
+from seizure.utils.fsio import atomic_write_text
 
 __all__ = [
     "Config",
@@ -52,8 +54,8 @@ _INT_LIMIT = 2**63
 T = TypeVar("T")
 
 
-class ConfigError(ValueError):
-    """A configuration value or key is invalid."""
+class ConfigError(UsageError, ValueError):
+    """A configuration value or key is invalid (exit status 2; still a ``ValueError``)."""
 
 
 @dataclass(frozen=True)
@@ -316,8 +318,6 @@ def load_config(
 
 def save_config(config: Any, path: str | Path) -> None:
     """Write a config (any config dataclass) as YAML, atomically."""
-    from seizure.utils.fsio import atomic_write_text
-
     atomic_write_text(Path(path), yaml.safe_dump(to_dict(config), sort_keys=False))
 
 

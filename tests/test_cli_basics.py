@@ -36,3 +36,16 @@ def test_subcommands_let_idle_blas_threads_sleep_unless_the_user_says_otherwise(
     env["OPENBLAS_THREAD_TIMEOUT"] = "1"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env)
     assert out.stdout.strip() == "1"
+
+
+def test_a_seizure_error_is_one_error_line_with_its_exit_status(tmp_path):
+    """The command group maps every SeizureError: exit_code 2 (usage) or 1 (run failed)."""
+    runner = CliRunner()
+    usage = runner.invoke(main, ["score", str(tmp_path), str(tmp_path), "--set", "evaluate.x=1"])
+    assert usage.exit_code == 2
+    assert usage.output.startswith("Error: Unknown config key(s) 'x' in 'evaluate'")
+    assert "Usage:" not in usage.output and len(usage.output.strip().splitlines()) == 1
+    failed = runner.invoke(main, ["info", str(tmp_path)])
+    assert failed.exit_code == 1
+    assert failed.output.startswith("Error: ") and str(tmp_path) in failed.output
+    assert len(failed.output.strip().splitlines()) == 1

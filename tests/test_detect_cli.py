@@ -117,11 +117,12 @@ def test_threshold_override_changes_detections(corpus, tmp_path):
 
 def test_cli_exit_status_and_summary(corpus, tmp_path, monkeypatch):
     _, ckpt, data = corpus
+    import seizure.evaluation.detect as detect_module
     import seizure.training.checkpoint as checkpoint_module
 
     real = checkpoint_module.load_model_from_checkpoint
     monkeypatch.setattr(
-        checkpoint_module,
+        detect_module,  # where detect looks the function up
         "load_model_from_checkpoint",
         lambda path, device="cpu", model_factory=None: real(path, device, power_factory),
     )

@@ -17,11 +17,12 @@ CONFIGS = Path(__file__).resolve().parents[1] / "configs" / "evaluate"
 
 @pytest.fixture
 def stand_in_model(monkeypatch):
+    import seizure.evaluation.evaluate as evaluate_module
     import seizure.training.checkpoint as checkpoint_module
 
     real = checkpoint_module.load_model_from_checkpoint
     monkeypatch.setattr(
-        checkpoint_module,
+        evaluate_module,  # where evaluate looks the function up
         "load_model_from_checkpoint",
         lambda path, device="cpu", model_factory=None: real(path, device, power_factory),
     )

@@ -20,8 +20,8 @@ from seizure.evaluation.hypotheses import (
     finish_recording,
     tsv_text,
 )
-from seizure.evaluation.postprocess import postprocess
 from seizure.preprocessing.cache import safe_id
+from seizure.scoring.postprocess import postprocess
 from seizure.utils.fsio import atomic_write_bytes
 
 

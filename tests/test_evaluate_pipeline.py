@@ -17,12 +17,12 @@ import pytest
 import torch
 
 from seizure.config import Config, ConfigError, to_dict
-from seizure.evaluation.curve import read_curve_csv
-from seizure.evaluation.evaluate import EvaluationError, evaluate, score_events
+from seizure.evaluation.evaluate import EvaluationError, evaluate, score_split
 from seizure.evaluation.report import ovlp_outcomes
 from seizure.io.events import Event
 from seizure.preprocessing.cache import Cache, open_or_create, rebuild_manifest, write_record
 from seizure.preprocessing.config import PreprocessConfig
+from seizure.scoring.curve import read_curve_csv
 from seizure.training.checkpoint import save_checkpoint
 
 SMALL_PREPROCESS = PreprocessConfig(sample_rate_hz=32.0, bandpass_hz=(0.5, 12.0), notch_hz=None)
@@ -174,7 +174,7 @@ def test_scores_equal_rescoring_the_written_files(evaluated):
         assert [(e.start, e.stop) for e in tsv.seizures()] == [
             (e.start, e.stop) for e in hyp.seizures()
         ]
-    again = score_events(refs, hyps, durs)
+    again = score_split(refs, hyps, durs)
     for method in ("ovlp", "taes", "szcore_event"):
         assert again[method]["sensitivity"] == pytest.approx(result.scores[method]["sensitivity"])
         assert again[method]["false_alarms"] == pytest.approx(result.scores[method]["false_alarms"])
@@ -229,7 +229,7 @@ def test_ovlp_outcomes_agree_with_the_scorer():
     for k in refs:
         m, f = ovlp_outcomes(refs[k], hyps[k])
         missed, fas = missed + len(m), fas + len(f)
-    s = score_events(refs, hyps, durs, ["ovlp"])["ovlp"]
+    s = score_split(refs, hyps, durs, ["ovlp"])["ovlp"]
     assert (missed, fas) == (s["misses"], s["false_alarms"])
 
 

@@ -10,7 +10,8 @@ import numpy as np
 import pytest
 
 from seizure.evaluation.config import EvaluateConfig
-from seizure.evaluation.postprocess import (
+from seizure.io.events import Event
+from seizure.scoring.postprocess import (
     cell_edges,
     drop_short_events,
     mask_to_cell_events,
@@ -21,7 +22,6 @@ from seizure.evaluation.postprocess import (
     sweep_thresholds,
     validate_evaluate_config,
 )
-from seizure.io.events import Event
 
 
 def timeline(text: str) -> np.ndarray:
@@ -171,12 +171,8 @@ def test_curve_helpers_with_undefined_values(tmp_path):
     """A split without seizures: sensitivity undefined (NaN) everywhere; nothing breaks."""
     import math
 
-    from seizure.evaluation.curve import (
-        operating_points,
-        plot_curve,
-        read_curve_csv,
-        write_curve_csv,
-    )
+    from seizure.evaluation.report import plot_curve
+    from seizure.scoring.curve import operating_points, read_curve_csv, write_curve_csv
 
     rows = [
         {
@@ -206,7 +202,7 @@ def test_operating_points_hand_made_curve():
     #    0.4      0.8     8
     #    0.6      0.8     5     <- ties 0.4 on sensitivity with fewer FAs: best under 6.75 and 10
     #    0.8      0.5     0.5   <- best under 1; nothing under 0.1
-    from seizure.evaluation.curve import operating_points
+    from seizure.scoring.curve import operating_points
 
     rows = [
         {"method": "ovlp", "threshold": t, "sensitivity": s, "false_alarms_per_24h": f}

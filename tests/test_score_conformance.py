@@ -14,9 +14,9 @@ from pathlib import Path
 
 import pytest
 
-from seizure.evaluation import nedc
-from seizure.evaluation.nedc import NEDC_METHODS, NedcCounts, report_lines
-from seizure.evaluation.score import ScoreReport, score_files
+from seizure.scoring import nedc
+from seizure.scoring.nedc import NEDC_METHODS, NedcCounts, report_lines
+from seizure.scoring.score import ScoreReport, score_files
 
 TITLES = {
     "ovlp": "NEDC OVERLAP SCORING SUMMARY",

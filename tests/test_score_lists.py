@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from seizure.evaluation.lists import pair_inputs, read_list, recording_name, scan_folder
+from seizure.scoring.lists import pair_inputs, read_list, recording_name, scan_folder
 from seizure.utils.errors import InputFileError
 
 

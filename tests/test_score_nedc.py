@@ -8,10 +8,10 @@ import random
 import numpy as np
 import pytest
 
-from seizure.evaluation import nedc
-from seizure.evaluation.nedc import BCKG, SEIZ, Timeline, build_timeline
-from seizure.evaluation.score import ScoreParams, score_events
 from seizure.io.events import Event
+from seizure.scoring import nedc
+from seizure.scoring.nedc import BCKG, SEIZ, Timeline, build_timeline
+from seizure.scoring.score import ScoreParams, score_events
 
 
 def tl(seizures: list[tuple[float, float]], duration: float) -> Timeline:

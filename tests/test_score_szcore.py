@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from seizure.evaluation.score import ScoreParams, patient_of, score_events, score_recordings
-from seizure.evaluation.szcore import SzcoreCounts, patient_average
+from seizure.scoring.score import ScoreParams, patient_of, score_events, score_recordings
+from seizure.scoring.szcore import SzcoreCounts, patient_average
 
 
 def test_event_scoring_hand_computed() -> None:

@@ -10,18 +10,15 @@ import pytest
 import torch
 
 from seizure.config import ConfigError, load_config
-from seizure.evaluation.curve import compute_curve, operating_points
-from seizure.evaluation.postprocess import postprocess_config_kwargs, sweep_thresholds
-from seizure.evaluation.score import score_recordings
-from seizure.evaluation.training_metrics import (
-    ovlp_sensitivity_at_fa,
-    ovlp_sensitivity_at_fa_hook,
-)
 from seizure.io.events import Event
+from seizure.scoring.curve import compute_curve, operating_points
+from seizure.scoring.postprocess import postprocess_config_kwargs, sweep_thresholds
+from seizure.scoring.score import score_recordings
 from seizure.training import metrics as M
 from seizure.training.checkpoint import load_checkpoint, save_checkpoint
 from seizure.training.fakes import tiny_model_factory, write_random_cache
 from seizure.training.loop import train
+from seizure.training.metrics import ovlp_sensitivity_at_fa, ovlp_sensitivity_at_fa_hook
 
 TINY = ["preprocess.sample_rate_hz=32", "preprocess.bandpass_hz=null", "preprocess.notch_hz=null"]
 BASE = TINY + [
@@ -116,7 +113,7 @@ def test_no_threshold_within_budget_and_no_seizures():
 
 
 def _curve_score(ev):
-    from seizure.evaluation.score import ScoreParams
+    from seizure.scoring.score import ScoreParams
 
     def score(refs, hyps, durations, methods):
         recs = ((rid, refs[rid], hyps.get(rid, []), durations[rid]) for rid in refs)

@@ -13,6 +13,7 @@ import os
 import click
 
 from seizure import __version__
+from seizure.utils.errors import SeizureError
 
 # name -> (module, one-line help shown by ``seizure --help`` without importing the module)
 COMMANDS: dict[str, tuple[str, str]] = {
@@ -40,8 +41,28 @@ def _quiet_idle_blas_threads() -> None:
         os.environ.setdefault(name, value)
 
 
+class CommandError(click.ClickException):
+    """A :class:`~seizure.utils.errors.SeizureError` as click shows it: one ``Error: ...`` line
+    on stderr, and the error's ``exit_code`` as the exit status."""
+
+    def __init__(self, error: SeizureError) -> None:
+        super().__init__(str(error))
+        self.exit_code = error.exit_code
+
+
 class LazyGroup(click.Group):
-    """A click group whose subcommands are imported on first use."""
+    """A click group whose subcommands are imported on first use.
+
+    A :class:`~seizure.utils.errors.SeizureError` that ends a subcommand is reported here, for
+    every command: ``Error: <message>`` and exit status ``exit_code`` (2 for a usage error such
+    as a bad config value, 1 for a run that failed).
+    """
+
+    def invoke(self, ctx: click.Context) -> object:
+        try:
+            return super().invoke(ctx)
+        except SeizureError as err:
+            raise CommandError(err) from err
 
     def list_commands(self, ctx: click.Context) -> list[str]:
         return [name for name, (module, _) in COMMANDS.items() if _available(module)]

@@ -7,7 +7,7 @@ from typing import Any
 
 import click
 
-from seizure.config import Config, ConfigError, load_config
+from seizure.config import Config, load_config
 
 
 def config_options(func: Callable[..., Any]) -> Callable[..., Any]:
@@ -52,8 +52,6 @@ def device_option(purpose: str, *, indexed: bool = False) -> Callable[..., Any]:
 def resolve_config(
     config_files: Sequence[str], overrides: Sequence[str], base: dict | None = None
 ) -> Config:
-    """Load the config or exit with a usage error (exit code 2) that says what is wrong."""
-    try:
-        return load_config(list(config_files), list(overrides), base=base)
-    except ConfigError as err:
-        raise click.UsageError(str(err)) from err
+    """Load the config; a :class:`~seizure.config.ConfigError` ends the command with exit
+    status 2 and a message that says what is wrong (see :class:`seizure.cli.LazyGroup`)."""
+    return load_config(list(config_files), list(overrides), base=base)

@@ -8,6 +8,7 @@ from pathlib import Path
 import click
 
 from seizure.cli.common import config_options, device_option
+from seizure.utils.errors import SeizureError
 
 
 @click.command("demo")
@@ -57,14 +58,9 @@ def command(
     Exit status: 0 on success, 1 when a stage fails, 2 for usage and config errors, 130 or
     143 when training is interrupted (run again to resume).
     """
-    from seizure.config import ConfigError
-    from seizure.pipelines.demo import DemoError, DemoInterrupted, demo_config, run_demo
-    from seizure.utils.errors import SeizureError
+    from seizure.pipelines.demo import DemoInterrupted, demo_config, run_demo
 
-    try:
-        config = demo_config(config_files, overrides, hours=hours)
-    except ConfigError as err:
-        raise click.UsageError(str(err)) from err
+    config = demo_config(config_files, overrides, hours=hours)
 
     def log(message: str) -> None:
         click.echo(message, err=True)
@@ -74,9 +70,11 @@ def command(
     except DemoInterrupted as err:
         click.echo(str(err), err=True)
         sys.exit(err.exit_code)
-    except ConfigError as err:
-        raise click.UsageError(str(err)) from err
-    except (DemoError, SeizureError, FileExistsError, ValueError, RuntimeError) as err:
+    except (FileExistsError, ValueError, RuntimeError) as err:
+        if isinstance(err, SeizureError):  # e.g. a ConfigError: reported by the command group
+            raise
+        # training's RunDirError (a ValueError), NonFiniteLossError and DeviceError (both
+        # RuntimeErrors) do not derive from SeizureError yet
         raise click.ClickException(str(err)) from err
     for line in result.summary_lines():
         click.echo(line)

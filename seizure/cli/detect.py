@@ -44,9 +44,7 @@ def command(
     processed. Exit status: 0 when every recording was processed, 1 when any failed (or the
     checkpoint cannot be used), 2 for usage and config errors.
     """
-    from seizure.config import ConfigError
     from seizure.evaluation.detect import detect
-    from seizure.utils.errors import SeizureError
 
     try:
         results = detect(
@@ -59,9 +57,7 @@ def command(
             save_probs=save_probs,
             log=click.echo,
         )
-    except ConfigError as err:
-        raise click.UsageError(str(err)) from err
-    except (SeizureError, FileNotFoundError) as err:
+    except FileNotFoundError as err:
         raise click.ClickException(str(err)) from err
     failed = [r for r in results if not r.ok]
     done = len(results) - len(failed)

@@ -53,29 +53,22 @@ def command(
     checked). Exit status: 0 on success, 1 when the checkpoint, cache or device cannot be
     used, 2 for usage and config errors.
     """
-    from seizure.config import ConfigError
     from seizure.evaluation.evaluate import evaluate
-    from seizure.utils.errors import SeizureError
 
     def log(message: str) -> None:
         click.echo(message, err=True)
 
-    try:
-        result = evaluate(
-            checkpoint,
-            cache,
-            out,
-            split=split,
-            config_files=config_files,
-            overrides=overrides,
-            device=device,
-            reuse_probs=reuse_probs,
-            log=log,
-        )
-    except ConfigError as err:
-        raise click.UsageError(str(err)) from err
-    except SeizureError as err:
-        raise click.ClickException(str(err)) from err
+    result = evaluate(
+        checkpoint,
+        cache,
+        out,
+        split=split,
+        config_files=config_files,
+        overrides=overrides,
+        device=device,
+        reuse_probs=reuse_probs,
+        log=log,
+    )
     s = result.scores
     click.echo(
         f"{result.n_recordings} recordings, threshold {result.threshold:g}: "

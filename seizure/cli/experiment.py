@@ -74,47 +74,34 @@ def command(
     Exit status: 0 when every selected run is finished, 1 when one failed, 2 for usage and
     grid errors.
     """
-    from seizure.config import ConfigError
-    from seizure.pipelines.experiment import (
-        GridError,
-        expand_grid,
-        load_grid,
-        run_experiment,
-        select_runs,
-    )
+    from seizure.pipelines.experiment import expand_grid, load_grid, run_experiment, select_runs
 
-    try:
-        parsed = load_grid(grid)
-        if list_runs:
-            every = expand_grid(parsed, quick=quick, overrides=overrides, config_files=config_files)
-            runs = select_runs(every, only)
-            for run in runs:
-                click.echo(f"{run.index if not only else runs.index(run)}\t{run.name}")
-            return
-    except (GridError, ConfigError) as err:
-        raise click.UsageError(str(err)) from err
+    parsed = load_grid(grid)
+    if list_runs:
+        every = expand_grid(parsed, quick=quick, overrides=overrides, config_files=config_files)
+        runs = select_runs(every, only)
+        for run in runs:
+            click.echo(f"{run.index if not only else runs.index(run)}\t{run.name}")
+        return
     if cache is None or out is None:
         raise click.UsageError("CACHE and OUT are required (except with --list)")
 
     def log(message: str) -> None:
         click.echo(message, err=True)
 
-    try:
-        result = run_experiment(
-            parsed,
-            cache,
-            out,
-            quick=quick,
-            only=only,
-            index=index,
-            overrides=overrides,
-            config_files=config_files,
-            device=device,
-            collect_only=collect,
-            log=log,
-        )
-    except (GridError, ConfigError) as err:
-        raise click.UsageError(str(err)) from err
+    result = run_experiment(
+        parsed,
+        cache,
+        out,
+        quick=quick,
+        only=only,
+        index=index,
+        overrides=overrides,
+        config_files=config_files,
+        device=device,
+        collect_only=collect,
+        log=log,
+    )
     rows = result.rows
     done = sum(1 for r in rows if r["status"] == "finished")
     click.echo(

@@ -92,27 +92,21 @@ def command(
     the exit status is 1 when any failed in this run, unless --allow-failures.
     """
     config = resolve_config(config_files, overrides)
-    from seizure.config import ConfigError
     from seizure.preprocessing.build import build_cache
-    from seizure.utils.errors import SeizureError
 
     pre = config.preprocess
-    try:
-        summary = build_cache(
-            corpus,
-            cache,
-            pre,
-            jobs=jobs,
-            shard_index=shard[0],
-            shard_count=shard[1],
-            force=force,
-            progress=progress,
-            split_file=split_file,
-        )
-    except ConfigError as err:
-        raise click.UsageError(str(err)) from None
-    except SeizureError as err:
-        raise click.ClickException(str(err)) from None
+    # every SeizureError (a cache or corpus refused, a bad setting) is reported by the group
+    summary = build_cache(
+        corpus,
+        cache,
+        pre,
+        jobs=jobs,
+        shard_index=shard[0],
+        shard_count=shard[1],
+        force=force,
+        progress=progress,
+        split_file=split_file,
+    )
 
     manifest = summary.manifest
     totals = manifest["totals"]

@@ -105,8 +105,7 @@ def command(
     usage errors.
     """
     cfg = resolve_config(config_files, overrides)
-    from seizure.evaluation.score import ScoreParams, check_methods, score_files
-    from seizure.utils.errors import SeizureError
+    from seizure.scoring.score import ScoreParams, check_methods, score_files
 
     try:
         selected = check_methods(methods or None)
@@ -121,10 +120,7 @@ def command(
     except ValueError as err:
         raise click.UsageError(str(err)) from err
 
-    try:
-        report = score_files(ref, hyp, selected, params)
-    except SeizureError as err:
-        raise click.ClickException(str(err)) from err
+    report = score_files(ref, hyp, selected, params)
     if report.files == 0:
         raise click.ClickException(f"{ref}: no recordings to score")
     for warning in report.warnings:
@@ -141,7 +137,7 @@ def command(
             except OSError as err:
                 raise click.ClickException(f"{json_path}: cannot write ({err})") from err
     if nedc_report is not None:
-        from seizure.evaluation.nedc import report_lines
+        from seizure.scoring.nedc import report_lines
 
         lines: list[str] = []
         for result in report.results.values():

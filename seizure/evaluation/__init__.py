@@ -1,1 +1,2 @@
-"""Scoring (NEDC OVLP/TAES/EPOCH/DPALIGN, SzCORE), post-processing, evaluation reports."""
+"""``seizure evaluate`` and ``seizure detect``: a checkpoint over a cache split or new EDF
+recordings, hypotheses and reports (the scoring itself is :mod:`seizure.scoring`)."""

@@ -28,8 +28,14 @@ from seizure.evaluation.evaluate import (
     make_predictor,
     resolve_evaluation_config,
 )
-from seizure.evaluation.postprocess import postprocess, postprocess_config_kwargs
+from seizure.io.annotations import write_csv_bi, write_tsv
 from seizure.io.events import Event
+from seizure.preprocessing.cache import to_storage
+from seizure.preprocessing.pipeline import preprocess_recording, read_for_montage, windows_for
+from seizure.scoring.postprocess import postprocess, postprocess_config_kwargs
+from seizure.training.checkpoint import load_checkpoint, load_model_from_checkpoint
+from seizure.utils.errors import SeizureError
+from seizure.utils.fsio import atomic_open
 
 __all__ = ["EDF_SUFFIXES", "DetectionResult", "detect", "find_recordings"]
 
@@ -123,7 +129,6 @@ def find_recordings(inputs: Sequence[str | Path]) -> list[tuple[Path, str]]:
 
 def _windows_of(path: Path, config: Any) -> tuple[Any, float, list[str], Any]:
     """Preprocess one EDF as ``seizure preprocess`` does; windows in the cache's dtype."""
-    from seizure.preprocessing.pipeline import preprocess_recording, read_for_montage, windows_for
 
     recording, header = read_for_montage(path, config)
     duration = float(recording.duration_s)
@@ -160,8 +165,6 @@ class _StoredWindows:
         return self.shape[0]
 
     def __getitem__(self, index: slice) -> np.ndarray:
-        from seizure.preprocessing.cache import to_storage
-
         out, clipped = to_storage(self.windows[index], self.storage_dtype)
         self.clipped += clipped
         return out
@@ -213,10 +216,6 @@ def detect(
         Problems that concern every recording (bad config, checkpoint, device, inputs).
     """
     from seizure.evaluation.inference import resolve_device
-    from seizure.io.annotations import write_csv_bi, write_tsv
-    from seizure.preprocessing.montage import MissingChannelsError
-    from seizure.training.checkpoint import load_checkpoint, load_model_from_checkpoint
-    from seizure.utils.errors import SeizureError
 
     say = log or (lambda _msg: None)
     checkpoint = Path(checkpoint)
@@ -254,7 +253,7 @@ def detect(
                     f"windows of shape {tuple(windows.shape[1:])}, the model expects "
                     f"{tuple(window_shape)}"
                 )
-        except (SeizureError, MissingChannelsError, ValueError, OSError) as err:
+        except (SeizureError, ValueError, OSError) as err:
             res.error = str(err) or type(err).__name__
             say(res.summary())
             continue
@@ -278,8 +277,6 @@ def detect(
         write_tsv(tsv_path, res.events, duration, date_time=start_time)
         res.outputs = [csv_path, tsv_path]
         if save_probs:
-            from seizure.utils.fsio import atomic_open
-
             probs_path = out / f"{name}.probs.npy"
             with atomic_open(probs_path, "wb") as handle:
                 np.save(handle, probs, allow_pickle=False)

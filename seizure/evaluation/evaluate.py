@@ -23,7 +23,7 @@ What it does, in order:
    and the resolved ``config.yaml``.
 
 Figures are pooled over the split's recordings (NEDC's convention); see
-:mod:`seizure.evaluation.curve`.
+:mod:`seizure.scoring.curve`.
 """
 
 from __future__ import annotations
@@ -38,32 +38,45 @@ from typing import Any
 
 import numpy as np
 
-from seizure.config import Config, ConfigError, from_dict, load_config, save_config, to_dict
-from seizure.evaluation.config import EvaluateConfig
-from seizure.evaluation.curve import (
-    CURVE_METHODS,
-    OperatingPoint,
-    ScoreFunction,
-    compute_curve,
-    operating_points,
-    plot_curve,
-    write_curve_csv,
+from seizure.config import (
+    Config,
+    ConfigError,
+    fingerprint,
+    from_dict,
+    load_config,
+    save_config,
+    to_dict,
 )
+from seizure.evaluation.config import EvaluateConfig
 from seizure.evaluation.hypotheses import (
     EventArrays,
     HypothesisWriter,
     PostprocessParams,
     events_from_arrays,
 )
-from seizure.evaluation.postprocess import (
+from seizure.evaluation.report import ReportInputs, plot_curve, write_report
+from seizure.io.annotations import write_csv_bi, write_tsv
+from seizure.io.events import Event
+from seizure.preprocessing.cache import Cache, safe_id
+from seizure.scoring.curve import (
+    CURVE_METHODS,
+    OperatingPoint,
+    ScoreFunction,
+    compute_curve,
+    operating_points,
+    write_curve_csv,
+)
+from seizure.scoring.postprocess import (
     postprocess,
     postprocess_config_kwargs,
     sweep_thresholds,
     validate_evaluate_config,
 )
-from seizure.io.events import Event
+from seizure.scoring.score import ScoreParams, score_recordings
+from seizure.training.checkpoint import load_checkpoint, load_model_from_checkpoint
 from seizure.utils.errors import SeizureError
 from seizure.utils.fsio import atomic_open, atomic_write_text
+from seizure.utils.progress import progress
 
 __all__ = [
     "ALL_METHODS",
@@ -74,7 +87,7 @@ __all__ = [
     "file_sha256",
     "infer_records",
     "resolve_evaluation_config",
-    "score_events",
+    "score_split",
     "write_hypotheses",
 ]
 
@@ -170,7 +183,6 @@ def check_fingerprint(
     EvaluationError
         Naming both fingerprints and every preprocessing parameter that differs.
     """
-    from seizure.config import fingerprint
 
     expected = state.get("cache_fingerprint") or fingerprint(config.preprocess)
     if expected == cache.fingerprint:
@@ -202,16 +214,16 @@ def file_sha256(path: str | Path) -> str:
 # --------------------------------------------------------------------------- scoring
 
 
-def score_events(
+def score_split(
     refs: Mapping[str, Sequence[Event]],
     hyps: Mapping[str, Sequence[Event]],
     durations: Mapping[str, float],
     methods: Sequence[str] = ALL_METHODS,
     config: EvaluateConfig | None = None,
 ) -> dict[str, Any]:
-    """Score in-memory events of many recordings with the scoring library.
+    """Score in-memory events of a split's recordings, every method, as ``scores.json``.
 
-    A thin wrapper of :func:`seizure.evaluation.score.score_recordings` (what
+    A thin wrapper of :func:`seizure.scoring.score.score_recordings` (what
     ``seizure score`` runs) over dicts keyed by recording id.
 
     Parameters
@@ -233,8 +245,6 @@ def score_events(
         "false_alarms", "total_duration_s", ...}, "files": n}``: the ``seizure score --json``
         schema (fractions, false alarms per 24 h).
     """
-    from seizure.evaluation.score import score_recordings
-
     report = score_recordings(
         ((rid, refs[rid], hyps.get(rid, []), durations[rid]) for rid in refs),
         methods=list(methods),
@@ -243,10 +253,8 @@ def score_events(
     return report.to_dict()
 
 
-def _score_params(config: EvaluateConfig | None) -> Any:
+def _score_params(config: EvaluateConfig | None) -> ScoreParams:
     """:class:`ScoreParams` from the ``evaluate`` section (the scoring fields it has)."""
-    from seizure.evaluation.score import ScoreParams
-
     if config is None:
         return ScoreParams()
     try:
@@ -257,7 +265,7 @@ def _score_params(config: EvaluateConfig | None) -> Any:
 
 def _curve_score_function(config: EvaluateConfig) -> ScoreFunction:
     def score(refs, hyps, durations, methods):
-        return score_events(refs, hyps, durations, methods, config)
+        return score_split(refs, hyps, durations, methods, config)
 
     return score
 
@@ -282,8 +290,6 @@ def write_hypotheses(
     """
     import concurrent.futures
 
-    from seizure.io.annotations import write_csv_bi, write_tsv
-
     folder = Path(folder)
 
     def write_one(rid: str) -> list[Path]:
@@ -303,8 +309,6 @@ def write_hypotheses(
 
 
 def _file_stem(recording_id: str) -> str:
-    from seizure.preprocessing.cache import safe_id
-
     return safe_id(recording_id)
 
 
@@ -429,7 +433,6 @@ def evaluate(
     seizure.training.checkpoint.CheckpointError, seizure.preprocessing.cache.CacheError
         Unreadable checkpoint or cache.
     """
-    from seizure.training.checkpoint import load_checkpoint
 
     say = log or (lambda _msg: None)
     checkpoint = Path(checkpoint)
@@ -438,8 +441,6 @@ def evaluate(
     config = resolve_evaluation_config(state["config"], config_files, overrides)
     ev = config.evaluate
     if isinstance(cache, (str, Path)):
-        from seizure.preprocessing.cache import Cache
-
         cache = Cache(cache)
     check_fingerprint(state, config, cache, checkpoint)
     records = cache.split(split)
@@ -544,7 +545,7 @@ def evaluate(
         events = {rid: events_at(threshold, rid, probs[rid]) for rid in ids}
         write_hypotheses(out / "hyp", events, durations)
     _write_references(out / "ref", refs, durations)
-    scores = score_events(refs, events, durations, ALL_METHODS, ev)
+    scores = score_split(refs, events, durations, ALL_METHODS, ev)
     atomic_write_text(out / "scores.json", json.dumps(_jsonable(scores), indent=2) + "\n")
     summary = {
         "checkpoint": str(checkpoint),
@@ -563,8 +564,6 @@ def evaluate(
     save_config(config, out / "config.yaml")
 
     # ---- plot and report
-    from seizure.evaluation.report import ReportInputs, write_report
-
     title = f"{checkpoint.name} on {split} ({len(ids)} recordings)"
     plot_curve(out / "curve.png", curve, points, title=title)
     write_report(
@@ -779,8 +778,6 @@ def _run_model(
 ) -> tuple[dict[str, np.ndarray], float]:
     """Run the model over ``records``; save and return their probabilities."""
     from seizure.evaluation.inference import resolve_device
-    from seizure.training.checkpoint import load_model_from_checkpoint
-    from seizure.utils.progress import progress
 
     try:
         dev = resolve_device(device)
@@ -839,8 +836,6 @@ def _run_model(
 def _write_references(
     folder: Path, refs: Mapping[str, Sequence[Event]], durations: Mapping[str, float]
 ) -> None:
-    from seizure.io.annotations import write_csv_bi
-
     for rid, evs in refs.items():
         write_csv_bi(folder / f"{_file_stem(rid)}.csv_bi", evs, durations[rid], bname=rid)
 

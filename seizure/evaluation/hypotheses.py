@@ -1,6 +1,6 @@
 """Hypothesis files of one recording, fast: probabilities -> events -> ``.csv_bi`` and ``.tsv``.
 
-The same result as :func:`seizure.evaluation.postprocess.postprocess` followed by
+The same result as :func:`seizure.scoring.postprocess.postprocess` followed by
 :func:`seizure.evaluation.evaluate.write_hypotheses` (the files are byte for byte the same),
 for the inference pipeline's writers, which handle hundreds of recordings a second while the
 device runs:
@@ -33,8 +33,8 @@ from pathlib import Path
 
 import numpy as np
 
-from seizure.evaluation.postprocess import _run_max, cell_edges, smooth_probabilities
 from seizure.io.events import SEIZURE, TERM, Event
+from seizure.scoring.postprocess import _run_max, cell_edges, smooth_probabilities
 
 __all__ = [
     "EventArrays",
@@ -53,7 +53,7 @@ EventArrays = tuple[np.ndarray, np.ndarray, np.ndarray]
 
 @dataclass(frozen=True)
 class PostprocessParams:
-    """The arguments of :func:`seizure.evaluation.postprocess.postprocess` but the
+    """The arguments of :func:`seizure.scoring.postprocess.postprocess` but the
     probabilities and the duration (picklable, for worker processes)."""
 
     threshold: float
@@ -67,7 +67,7 @@ class PostprocessParams:
 def event_arrays(
     probs: np.ndarray, params: PostprocessParams, duration_s: float | None = None
 ) -> EventArrays:
-    """:func:`~seizure.evaluation.postprocess.postprocess`'s events as arrays.
+    """:func:`~seizure.scoring.postprocess.postprocess`'s events as arrays.
 
     ``events_from_arrays(event_arrays(p, params, d))`` equals ``postprocess(p, ..., d)``
     exactly (same floats): runs of the thresholded, smoothed probabilities become events on

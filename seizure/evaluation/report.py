@@ -7,19 +7,27 @@ the false alarms it raised (OVLP rule: any overlap), the configuration.
 
 from __future__ import annotations
 
+import io
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import yaml
 
-from seizure.evaluation.curve import OperatingPoint
 from seizure.io.events import Event
-from seizure.utils.fsio import atomic_write_text
+from seizure.scoring.curve import OperatingPoint
+from seizure.utils.fsio import atomic_write_bytes, atomic_write_text
 
-__all__ = ["ReportInputs", "ovlp_outcomes", "render_report", "write_report"]
+__all__ = [
+    "ReportInputs",
+    "ovlp_outcomes",
+    "plot_curve",
+    "render_report",
+    "write_report",
+]
 
 _METHOD_NAMES = {
     "ovlp": "NEDC OVLP",
@@ -224,3 +232,78 @@ def render_report(inputs: ReportInputs) -> str:
 def write_report(path: str | Path, inputs: ReportInputs) -> None:
     """Write :func:`render_report` to ``path`` atomically."""
     atomic_write_text(path, render_report(inputs))
+
+
+_LABELS = {"ovlp": "OVLP", "taes": "TAES", "szcore_event": "SzCORE event"}
+
+
+def plot_curve(
+    path: str | Path,
+    rows: Sequence[Mapping[str, float | str]],
+    points: Sequence[OperatingPoint] = (),
+    title: str = "",
+) -> None:
+    """Plot sensitivity against FA/24h (log axis) for each method, marking operating points.
+
+    Parameters
+    ----------
+    path : str or Path
+        Output image (``.png``).
+    rows : sequence of dict
+        Curve rows.
+    points : sequence of OperatingPoint
+        Marked with a symbol and their threshold.
+    title : str
+        Figure title.
+    """
+    # The Agg canvas directly, not pyplot: no global backend state, no GUI, thread-safe;
+    # imported here because matplotlib is heavy and only this function needs it.
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+
+    fig = Figure(figsize=(7, 5), dpi=110)
+    FigureCanvasAgg(fig)
+    ax = fig.add_subplot(1, 1, 1)
+    methods = list(dict.fromkeys(str(r["method"]) for r in rows))
+    all_fa = [float(r["false_alarms_per_24h"]) for r in rows]
+    all_fa = [v for v in all_fa if math.isfinite(v)]
+    budgets = sorted({p.budget_fa_per_24h for p in points})
+    positive = [v for v in all_fa if v > 0] + budgets
+    floor = min(positive) / 3 if positive else 0.1  # zero FA/24h is drawn at this floor
+    colors = {}
+    for m in methods:
+        mine = sorted((r for r in rows if r["method"] == m), key=lambda r: float(r["threshold"]))
+        fa = np.array([max(float(r["false_alarms_per_24h"]), floor) for r in mine])
+        sens = np.array([100 * float(r["sensitivity"]) for r in mine])
+        (line,) = ax.plot(fa, sens, marker=".", label=_LABELS.get(m, m))
+        colors[m] = line.get_color()
+    for p in points:
+        if p.threshold is None or p.method not in colors:
+            continue
+        x = max(float(p.false_alarms_per_24h or 0.0), floor)
+        y = 100 * float(p.sensitivity or 0.0)
+        ax.plot([x], [y], marker="o", ms=8, mfc="none", color=colors[p.method])
+        ax.annotate(
+            f"{p.threshold:.2f}",
+            (x, y),
+            textcoords="offset points",
+            xytext=(4, -10),
+            fontsize=7,
+            color=colors[p.method],
+        )
+    for b in budgets:
+        ax.axvline(b, color="grey", lw=0.6, ls=":")
+        ax.annotate(f"{b:g}", (b, 100), textcoords="offset points", xytext=(2, -10), fontsize=7)
+    ax.set_xscale("log")
+    hi = max(all_fa + budgets + [1.0])
+    ax.set_xlim(floor / 1.5, hi * 1.5)
+    ax.set_ylim(0, 100)
+    ax.set_xlabel(f"false alarms per 24 h (log scale; 0 is drawn at {floor:.2g})")
+    ax.set_ylabel("sensitivity (%)")
+    ax.grid(True, which="both", alpha=0.3)
+    ax.legend(loc="lower right")
+    if title:
+        ax.set_title(title, fontsize=9)
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png")
+    atomic_write_bytes(path, buf.getvalue())

@@ -34,7 +34,13 @@ from typing import Any
 import yaml
 
 from seizure.config import Config, load_config, save_config, to_dict
+from seizure.evaluation.evaluate import evaluate, file_sha256
 from seizure.pipelines.stages import StageStore, stage_fingerprint
+from seizure.preprocessing.build import build_cache, default_jobs
+from seizure.preprocessing.cache import Cache
+from seizure.synth.corpus import synthesize
+from seizure.training.config import RESUMABLE_KEYS
+from seizure.training.loop import train
 from seizure.utils.errors import SeizureError
 
 __all__ = [
@@ -265,7 +271,6 @@ def _default_log(message: str) -> None:
 
 def _train_fingerprints(config: Config, upstream: str) -> tuple[str, str]:
     """(fingerprint that allows resuming, exact fingerprint) of the training stage."""
-    from seizure.training.config import RESUMABLE_KEYS
 
     train = to_dict(config.train)
     fixed = {k: v for k, v in train.items() if k not in RESUMABLE_KEYS}
@@ -313,7 +318,6 @@ def run_demo(
     seizure.pipelines.stages.StageError
         A stage folder holds something the demo did not make.
     """
-    from seizure.preprocessing.build import default_jobs
 
     say = log or _default_log
     config = config or demo_config()
@@ -344,7 +348,6 @@ def run_demo(
         say(f"      {message}")
 
     # ---- 1. synthesize ------------------------------------------------------------------
-    from seizure.synth.corpus import synthesize
 
     fp_synth = stage_fingerprint("synth", config.seed, to_dict(config.synth))
     action = store.prepare("synthesize", corpus_dir, fp_synth)
@@ -367,7 +370,6 @@ def run_demo(
     end(1, "synthesize", action, t0, detail)
 
     # ---- 2. preprocess -------------------------------------------------------------------
-    from seizure.preprocessing.build import build_cache
 
     fp_prep = stage_fingerprint("preprocess", fp_synth, to_dict(config.preprocess))
     action = store.prepare("preprocess", cache_dir, fp_prep)
@@ -393,12 +395,9 @@ def run_demo(
         store.finish("preprocess", fp_prep, detail=detail)
     end(2, "preprocess", action, t0, detail)
 
-    from seizure.preprocessing.cache import Cache
-
     cache = Cache(cache_dir)
 
     # ---- 3. train ------------------------------------------------------------------------
-    from seizure.training.loop import train
 
     fp_train, exact_train = _train_fingerprints(config, fp_prep)
     action = store.prepare("train", run_dir, fp_train, exact_train)
@@ -430,7 +429,6 @@ def run_demo(
     end(3, "train", action, t0, detail)
 
     # ---- 4. evaluate ---------------------------------------------------------------------
-    from seizure.evaluation.evaluate import evaluate, file_sha256
 
     checkpoint = run_dir / "best.pt"
     if not checkpoint.is_file():

@@ -66,7 +66,7 @@ from typing import Any
 import yaml
 
 from seizure.config import Config, ConfigError, load_config, save_config, to_dict
-from seizure.utils.errors import SeizureError
+from seizure.utils.errors import UsageError
 from seizure.utils.fsio import atomic_write_text
 
 __all__ = [
@@ -95,8 +95,8 @@ RESULT_COLUMNS = (
 )
 
 
-class GridError(SeizureError):
-    """The grid file is malformed (the message names the file and the entry)."""
+class GridError(UsageError):
+    """The grid file is malformed (the message names the file and the entry; exit status 2)."""
 
 
 # ------------------------------------------------------------------------------ the grid
@@ -466,6 +466,7 @@ def run_one(
     ``OUT/runs/<name>/status.json`` and returned. A run whose ``eval/scores.json`` exists is
     skipped; a run folder made with another config is refused (delete it to rerun).
     """
+    # torch: imported by the runs only, so that reading and listing a grid stays light
     from seizure.evaluation.evaluate import evaluate
     from seizure.training.loop import NonFiniteLossError, train
 
@@ -585,7 +586,7 @@ def run_experiment(
     -------
     ExperimentResult
     """
-    from seizure.preprocessing.cache import Cache
+    from seizure.preprocessing.cache import Cache  # numpy: not needed to read a grid
 
     say = log or (lambda m: print(m, file=sys.stderr, flush=True))
     if not isinstance(grid, ExperimentGrid):

@@ -17,6 +17,7 @@ from typing import Any
 
 from seizure.config import ConfigError, from_dict
 from seizure.config import fingerprint as config_fingerprint
+from seizure.io.discovery import discover, load_annotation
 from seizure.io.recording import CorpusEntry
 from seizure.preprocessing.cache import (
     is_done,
@@ -28,7 +29,16 @@ from seizure.preprocessing.cache import (
     write_record,
 )
 from seizure.preprocessing.config import PreprocessConfig
+from seizure.preprocessing.pipeline import (
+    preprocess_recording,
+    read_for_montage,
+    window_labels,
+    windows_for,
+)
 from seizure.preprocessing.signal import design_filters
+from seizure.utils.errors import SeizureError
+from seizure.utils.pool import pool_context
+from seizure.utils.progress import progress as progress_bar
 
 __all__ = ["BuildSummary", "EntryResult", "build_cache", "parse_shard", "process_entry", "shard"]
 
@@ -98,10 +108,8 @@ def shard(entries: Sequence[CorpusEntry], index: int, count: int) -> list[Corpus
 
 def _describe(err: BaseException) -> str:
     text = str(err) or type(err).__name__
-    from seizure.preprocessing.montage import MissingChannelsError
-    from seizure.utils.errors import SeizureError
 
-    if isinstance(err, (SeizureError, MissingChannelsError, ValueError, OSError)):
+    if isinstance(err, (SeizureError, ValueError, OSError)):
         return text
     return f"{type(err).__name__}: {text}"
 
@@ -129,14 +137,6 @@ def process_entry(
     EntryResult
     """
     import numpy as np
-
-    from seizure.io.discovery import load_annotation
-    from seizure.preprocessing.pipeline import (
-        preprocess_recording,
-        read_for_montage,
-        window_labels,
-        windows_for,
-    )
 
     if isinstance(config, dict):
         config = from_dict(PreprocessConfig, config)
@@ -221,8 +221,6 @@ def _identity(entry: CorpusEntry) -> dict[str, Any]:
 
 
 def _pool_context():
-    from seizure.utils.pool import pool_context
-
     # forkserver: workers do not inherit the parent's threads or open files. The server
     # imports the heavy modules once (each worker is forked from it) and sets the workers'
     # environment (idle BLAS threads sleep instead of spinning): see seizure.utils.pool.
@@ -293,10 +291,9 @@ def build_cache(
     FolderBusyError
         When another process is writing into the cache and this run would clear it.
     """
+
     start = time.perf_counter()
     if isinstance(corpus, (str, Path)):
-        from seizure.io.discovery import discover
-
         entries = list(discover(Path(corpus), split_file=split_file))
     else:
         entries = list(corpus)
@@ -329,7 +326,6 @@ def _build(
     on_result: Callable[[EntryResult], None] | None,
     start: float,
 ) -> BuildSummary:
-    from seizure.utils.progress import progress as progress_bar
 
     summary = BuildSummary()
     summary.removed = prune(cache_dir, (e.recording_id for e in entries))

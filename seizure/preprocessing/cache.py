@@ -42,10 +42,13 @@ from typing import Any
 
 import numpy as np
 
+from seizure import __version__
 from seizure.config import fingerprint as config_fingerprint
-from seizure.config import from_dict, to_dict
+from seizure.config import from_dict, save_config, to_dict
 from seizure.io.events import Event
 from seizure.preprocessing.config import PreprocessConfig
+from seizure.preprocessing.montage import get_montage
+from seizure.preprocessing.pipeline import window_shape
 from seizure.utils.errors import SeizureError
 from seizure.utils.fsio import atomic_write_text, refuse_overlap
 from seizure.utils.locks import FolderBusyError, FolderLock, is_empty_folder
@@ -211,9 +214,6 @@ def _write_json(path: Path, data: Any) -> None:
 
 def cache_header(config: PreprocessConfig) -> dict[str, Any]:
     """The ``cache.json`` content for a config (everything but the creation time)."""
-    from seizure import __version__
-    from seizure.preprocessing.montage import get_montage
-    from seizure.preprocessing.pipeline import window_shape
 
     return {
         "format": CACHE_FORMAT,
@@ -326,8 +326,6 @@ def open_or_create(
     _records_dir(root).mkdir(parents=True, exist_ok=True)
     _failed_dir(root).mkdir(parents=True, exist_ok=True)
     if existing is None:
-        from seizure.config import save_config
-
         header["created"] = time.strftime("%Y-%m-%dT%H:%M:%S%z")
         save_config(_PreprocessSection(config), root / "config.yaml")
         _write_json(root / "cache.json", header)

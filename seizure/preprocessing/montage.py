@@ -30,7 +30,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from seizure.utils.errors import invalid_value
+from seizure.utils.errors import SeizureError, invalid_value
 
 __all__ = [
     "ELECTRODE_ALIASES",
@@ -76,8 +76,11 @@ _DOUBLE_BANANA_PAIRS: tuple[tuple[str, str], ...] = (
 )  # fmt: skip
 
 
-class MissingChannelsError(ValueError):
-    """A recording lacks channels the montage needs; ``missing`` lists all of them."""
+class MissingChannelsError(SeizureError, ValueError):
+    """A recording lacks channels the montage needs; ``missing`` lists all of them.
+
+    A ``ValueError`` too, for callers that catch bad input as one.
+    """
 
     def __init__(
         self,

@@ -23,6 +23,7 @@ from typing import Any
 
 import numpy as np
 
+from seizure.io.edf import read_edf, read_edf_header
 from seizure.io.events import Event, events_to_mask
 from seizure.io.recording import Recording
 from seizure.preprocessing.config import PreprocessConfig
@@ -236,7 +237,6 @@ def read_for_montage(path: str | Path, config: PreprocessConfig) -> tuple[Record
         The recording (its channels in the plan's order) and the file's header (all labels,
         start time).
     """
-    from seizure.io.edf import read_edf, read_edf_header
 
     header = read_edf_header(path)
     plan = plan_montage(get_montage(config.montage), header.labels, config.fill_missing)

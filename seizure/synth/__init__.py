@@ -90,6 +90,7 @@ def synthesize(
 
     See :func:`seizure.synth.corpus.synthesize` for the parameters.
     """
+    # seizure.config imports seizure.synth.config, so this package stays free of numpy
     from seizure.synth.corpus import synthesize as _synthesize
 
     return _synthesize(out_dir, config, seed=seed, jobs=jobs, progress=progress)

@@ -15,10 +15,16 @@ from pathlib import Path
 import numpy as np
 import yaml
 
+from seizure import __version__
+from seizure.config import to_dict
+from seizure.io.annotations import write_csv, write_csv_bi
 from seizure.synth.config import SynthConfig
 from seizure.synth.generate import PHYSICAL_RANGE_UV, GeneratedRecording, generate_recording
 from seizure.synth.layout import CHANNELS, edf_label
 from seizure.synth.plan import RecordingSpec, plan_corpus
+from seizure.utils.fsio import atomic_open, atomic_write_text
+from seizure.utils.pool import pool_context
+from seizure.utils.progress import progress as progress_bar
 
 CONFIG_NAME = "config.yaml"
 README_NAME = "README.md"
@@ -85,8 +91,6 @@ def write_edf(path: Path, rec: GeneratedRecording) -> None:
     """
     import edfio
 
-    from seizure.utils.fsio import atomic_open
-
     spec = rec.spec
     fs = rec.sfreq_hz
     lo, hi = PHYSICAL_RANGE_UV
@@ -124,7 +128,6 @@ def write_recording(out_dir: Path, rec: GeneratedRecording) -> Path:
     Path
         The EDF path.
     """
-    from seizure.io.annotations import write_csv, write_csv_bi
 
     path = edf_path(out_dir, rec.spec)
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -153,14 +156,10 @@ def _work(out_dir: str, spec: RecordingSpec, config: SynthConfig) -> tuple[int, 
 
 
 def _config_dict(config: SynthConfig, seed: int) -> dict:
-    from seizure.config import to_dict
-
     return {"seed": int(seed), "synth": to_dict(config)}
 
 
 def _readme(config: SynthConfig, seed: int, specs: list[RecordingSpec]) -> str:
-    from seizure import __version__
-
     lines = [
         "# Synthetic TUSZ-like EEG corpus",
         "",
@@ -240,8 +239,6 @@ def synthesize(
     ValueError
         ``jobs < 1`` or ``hours`` too short for the number of patients.
     """
-    from seizure.utils.fsio import atomic_write_text
-    from seizure.utils.progress import progress as progress_bar
 
     config = config or SynthConfig()
     if jobs < 1:
@@ -279,8 +276,6 @@ def synthesize(
                 if on_recording:
                     on_recording(spec)
         else:
-            from seizure.utils.pool import pool_context
-
             # forkserver workers: imports done once in the server, idle BLAS threads that
             # sleep instead of spinning on the other workers' cores (seizure.utils.pool)
             ctx = pool_context(_WORKER_MODULES)

@@ -83,7 +83,7 @@ class TrainConfig:
         Validation metric used to pick ``best.pt`` and stop early: ``window_auroc``,
         ``window_auprc``, ``val_loss``, ``window_sensitivity``, ``window_specificity``, or
         a metric registered with :func:`seizure.training.metrics.register_validation_metric`,
-        e.g. ``ovlp_sensitivity_at_fa`` (:mod:`seizure.evaluation.training_metrics`: OVLP
+        e.g. ``ovlp_sensitivity_at_fa`` (:mod:`seizure.training.metrics`: OVLP
         sensitivity on dev at the best swept threshold whose FA/24h is within
         ``early_stopping_fa_per_24h``, post-processed as the ``evaluate`` section says).
     early_stopping_fa_per_24h : float

@@ -17,12 +17,20 @@ import numpy as np
 import torch
 from torch import nn
 
+from seizure.preprocessing.cache import (
+    Cache,
+    open_or_create,
+    rebuild_manifest,
+    write_record,
+)
+from seizure.preprocessing.config import PreprocessConfig
+from seizure.preprocessing.pipeline import window_shape as shape_of
+
 __all__ = ["TinySeqModel", "tiny_model_factory", "tiny_preprocess", "write_random_cache"]
 
 
 def tiny_preprocess(**changes: Any) -> Any:
     """A ``PreprocessConfig`` with small windows: 22 channels x 32 samples (32 Hz, no filters)."""
-    from seizure.preprocessing.config import PreprocessConfig
 
     values = {"sample_rate_hz": 32.0, "bandpass_hz": None, "notch_hz": None, **changes}
     return PreprocessConfig(**values)
@@ -67,13 +75,6 @@ def write_random_cache(
     -------
     seizure.preprocessing.cache.Cache
     """
-    from seizure.preprocessing.cache import (
-        Cache,
-        open_or_create,
-        rebuild_manifest,
-        write_record,
-    )
-    from seizure.preprocessing.pipeline import window_shape as shape_of
 
     preprocess = preprocess or tiny_preprocess()
     header = open_or_create(path, preprocess)

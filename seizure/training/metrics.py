@@ -1,11 +1,12 @@
 """Validation metrics computed after every epoch, and a hook for more.
 
-Window-level metrics pool every window of the validation split (dev). Event-level metrics
-(e.g. OVLP sensitivity at a false-alarm budget) belong to the evaluation stage; it plugs
-them in with :func:`register_validation_metric`, called from the module
-:data:`PLUGIN_MODULE` (``seizure.evaluation.training_metrics``), which is imported, when it
-exists, before metrics are listed or computed. ``train.early_stopping_metric`` can then name
-them.
+Window-level metrics pool every window of the validation split (dev). One event-level metric
+is registered here, ``ovlp_sensitivity_at_fa`` (OVLP sensitivity at a false-alarm budget,
+computed by :func:`seizure.scoring.budget.ovlp_sensitivity_at_budget`); more can be added with
+:func:`register_validation_metric`. ``train.early_stopping_metric`` can name any of them::
+
+    seizure train CACHE RUN --set train.early_stopping_metric=ovlp_sensitivity_at_fa \\
+        --set train.early_stopping_fa_per_24h=6.75
 """
 
 from __future__ import annotations
@@ -17,13 +18,21 @@ from typing import Any
 
 import numpy as np
 
+from seizure.evaluation.config import EvaluateConfig
+from seizure.scoring.budget import DEFAULT_FA_PER_24H, OVLP_METRICS, ovlp_sensitivity_at_budget
+from seizure.utils.errors import invalid_value
+
 __all__ = [
+    "DEFAULT_FA_PER_24H",
+    "OVLP_METRICS",
     "ValidationResult",
     "auprc",
     "auroc",
     "better",
     "compute_validation_metrics",
     "metric_mode",
+    "ovlp_sensitivity_at_fa",
+    "ovlp_sensitivity_at_fa_hook",
     "register_validation_metric",
     "window_metrics",
 ]
@@ -95,40 +104,17 @@ def register_validation_metric(
 
     Examples
     --------
-    The evaluation stage registers OVLP sensitivity at 10 false alarms per 24 h::
+    OVLP sensitivity at 10 false alarms per 24 h::
 
         register_validation_metric("ovlp_sens_at_fa10", ovlp_sensitivity_at_fa(10.0))
     """
     if mode not in ("max", "min"):
-        raise ValueError(f"Invalid value for 'mode': allowed 'max', 'min', got {mode!r} instead")
+        raise invalid_value("mode", mode, ("max", "min"))
     _HOOKS[name] = (hook, tuple(provides or (name,)), mode)
-
-
-#: Module imported (when it exists) before metrics are listed or computed, so that the
-#: evaluation stage can register event-level metrics without training importing it by name.
-PLUGIN_MODULE = "seizure.evaluation.training_metrics"
-_plugins_loaded = False
-
-
-def _load_plugins() -> None:
-    global _plugins_loaded
-    if _plugins_loaded:
-        return
-    _plugins_loaded = True
-    import importlib
-    import importlib.util
-
-    try:
-        found = importlib.util.find_spec(PLUGIN_MODULE) is not None
-    except ModuleNotFoundError:
-        found = False
-    if found:
-        importlib.import_module(PLUGIN_MODULE)
 
 
 def known_metrics() -> dict[str, str]:
     """All metric names that validation produces, with their mode ('max' or 'min')."""
-    _load_plugins()
     out = dict(BUILTIN_METRICS)
     for _, provides, mode in _HOOKS.values():
         out.update(dict.fromkeys(provides, mode))
@@ -248,10 +234,87 @@ def compute_validation_metrics(result: ValidationResult, config: Any) -> dict[st
         labels = np.zeros(0, dtype=np.uint8)
     threshold = getattr(getattr(config, "evaluate", None), "threshold", 0.5)
     metrics = {"val_loss": float(result.loss), **window_metrics(probs, labels, threshold)}
-    _load_plugins()
     for name, (hook, _, _) in _HOOKS.items():
         values = hook(result, config)
         if not isinstance(values, dict):
             raise TypeError(f"validation metric hook {name!r} must return a dict of floats")
         metrics.update({k: float(v) for k, v in values.items()})
     return metrics
+
+
+def ovlp_sensitivity_at_fa(
+    budget_fa_per_24h: float | None = None,
+) -> Callable[[ValidationResult, Any], dict[str, float]]:
+    """A validation metric hook: OVLP sensitivity at a false-alarm budget on the dev split.
+
+    Every epoch (whichever metric is selected: every registered hook is computed and logged in
+    ``metrics.jsonl``) the dev split's probabilities, the ones the window metrics use, go
+    through :func:`seizure.scoring.budget.ovlp_sensitivity_at_budget` with the run's
+    ``evaluate`` section (post-processing and threshold sweep); nothing here runs the model.
+    The value equals the OVLP operating point that ``seizure evaluate`` reports for that
+    budget (in ``evaluate.fa_budgets_per_24h``) on the same probabilities.
+
+    Returned values (``metrics.jsonl`` columns):
+
+    ``ovlp_sensitivity_at_fa``
+        The operating point's sensitivity, in [0, 1]. 0.0 when no swept threshold meets the
+        budget (detecting nothing always meets it); NaN when the dev split has no reference
+        seizure (undefined, like ``window_auroc`` with one class), which never counts as an
+        improvement. Larger is better.
+    ``ovlp_fa_per_24h_at_fa``, ``ovlp_threshold_at_fa``
+        The operating point's FA/24h and threshold (NaN when no threshold meets the budget).
+    ``ovlp_fa_budget_per_24h``
+        The budget used.
+
+    Parameters
+    ----------
+    budget_fa_per_24h : float, optional
+        False alarms per 24 h. None (the registered metric) reads
+        ``config.train.early_stopping_fa_per_24h`` (default 6.75).
+
+    Returns
+    -------
+    callable
+        ``hook(result: ValidationResult, config) -> dict[str, float]`` for
+        :func:`register_validation_metric`.
+
+    Notes
+    -----
+    Choosing the threshold on the split that is also used for early stopping makes the value
+    optimistic as an estimate of held-out performance (the same caveat as
+    ``evaluate.select_fa_per_24h``); it is meant for ranking epochs.
+    """
+    if budget_fa_per_24h is not None and not budget_fa_per_24h > 0:
+        raise invalid_value("budget_fa_per_24h", budget_fa_per_24h, "false alarms per 24 h > 0")
+
+    def hook(result: ValidationResult, config: Any) -> dict[str, float]:
+        budget = budget_fa_per_24h
+        if budget is None:
+            budget = getattr(getattr(config, "train", None), "early_stopping_fa_per_24h", None)
+        budget = float(DEFAULT_FA_PER_24H if budget is None else budget)
+        ev = getattr(config, "evaluate", None)
+        if not isinstance(ev, EvaluateConfig):
+            ev = EvaluateConfig()
+        return ovlp_sensitivity_at_budget(
+            result.probabilities,
+            result.events,
+            result.durations_s,
+            result.window_seconds,
+            result.stride_seconds,
+            ev,
+            budget,
+        )
+
+    hook.__doc__ = ovlp_sensitivity_at_fa.__doc__
+    return hook
+
+
+#: The registered hook: the budget is ``train.early_stopping_fa_per_24h``.
+ovlp_sensitivity_at_fa_hook = ovlp_sensitivity_at_fa()
+
+register_validation_metric(
+    "ovlp_sensitivity_at_fa",
+    ovlp_sensitivity_at_fa_hook,
+    provides=("ovlp_sensitivity_at_fa",),
+    mode="max",
+)

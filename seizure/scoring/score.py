@@ -3,12 +3,12 @@
 Methods (keys of the results):
 
 ``ovlp``, ``taes``, ``epoch``, ``dpalign``
-    NEDC EEG Eval v6.0.0's scorers for label ``seiz`` (:mod:`seizure.evaluation.nedc`), pooled
+    NEDC EEG Eval v6.0.0's scorers for label ``seiz`` (:mod:`seizure.scoring.nedc`), pooled
     over recordings: counts are summed, then sensitivity, specificity and false alarms per
     24 h are derived from the sums; the total duration is the sum of the reference durations.
 ``szcore_event``, ``szcore_sample``
     SzCORE's event and sample scoring through ``timescoring``
-    (:mod:`seizure.evaluation.szcore`), pooled over recordings, plus SzCORE's average over
+    (:mod:`seizure.scoring.szcore`), pooled over recordings, plus SzCORE's average over
     patients (the recording name up to the first ``_`` by default).
 
 Entry points, from cheapest to most convenient:
@@ -29,7 +29,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from seizure.evaluation.nedc import (
+from seizure.io.annotations import read_annotation
+from seizure.io.events import Annotation
+from seizure.scoring.lists import pair_inputs, recording_name
+from seizure.scoring.nedc import (
     NEDC_METHODS,
     SEIZ,
     Intervals,
@@ -38,8 +41,7 @@ from seizure.evaluation.nedc import (
     build_timeline,
     score_timelines,
 )
-from seizure.evaluation.szcore import SZCORE_METHODS, SzcoreCounts, patient_average, szcore_counts
-from seizure.io.events import Annotation
+from seizure.scoring.szcore import SZCORE_METHODS, SzcoreCounts, patient_average, szcore_counts
 from seizure.utils.errors import InputFileError
 
 #: Every method, in report order.
@@ -408,8 +410,6 @@ def score_pairs(
     ScoreReport
         Its ``warnings`` hold duration mismatches and the annotations' own warnings.
     """
-    from seizure.evaluation.lists import recording_name
-
     warnings: list[str] = []
     recs: list[Recording] = []
     for i, (ref, hyp) in enumerate(pairs):
@@ -443,7 +443,7 @@ def score_files(
     Parameters
     ----------
     ref, hyp : str or Path
-        NEDC list files or folders of annotation files (see :mod:`seizure.evaluation.lists`).
+        NEDC list files or folders of annotation files (see :mod:`seizure.scoring.lists`).
     methods, params, keep_per_file
         As in :func:`score_recordings`.
 
@@ -459,9 +459,6 @@ def score_files(
         A missing reference file, or a malformed annotation (the message names the file and
         line).
     """
-    from seizure.evaluation.lists import pair_inputs
-    from seizure.io.annotations import read_annotation
-
     methods = check_methods(methods)
     pairing = pair_inputs(ref, hyp)
     warnings = list(pairing.warnings)

@@ -33,6 +33,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from seizure.io.events import SEIZURE, Event
+from seizure.utils.errors import invalid_value
 
 if TYPE_CHECKING:
     from seizure.evaluation.config import EvaluateConfig
@@ -59,7 +60,6 @@ def validate_evaluate_config(config: EvaluateConfig) -> None:
     ValueError
         ``Invalid value for 'evaluate.x': allowed ..., got ... instead`` for the first bad one.
     """
-    from seizure.utils.errors import invalid_value
 
     checks = [
         ("threshold", 0.0 <= config.threshold <= 1.0, "a probability in [0, 1]"),

@@ -114,7 +114,7 @@ def szcore_counts(
     ----------
     ref, hyp : sequence of (float, float)
         Sorted, disjoint seizure intervals in seconds (see
-        :func:`seizure.evaluation.nedc.as_intervals`).
+        :func:`seizure.scoring.nedc.as_intervals`).
     duration_s : float
         Recording duration in seconds; both masks span ``round(duration_s * fs)`` samples.
     method : str

@@ -1,7 +1,7 @@
 """The operating curve: sensitivity against false alarms per 24 h as the threshold moves.
 
 Probabilities are computed once; for every threshold only post-processing (smoothing is done
-once per recording, see :func:`seizure.evaluation.postprocess.postprocess_sweep`) and scoring
+once per recording, see :func:`seizure.scoring.postprocess.postprocess_sweep`) and scoring
 repeat. The figures are pooled over all recordings of the split, as NEDC does: sensitivity =
 hits / reference events, FA/24h = false alarms / total reference duration x 86400.
 
@@ -21,9 +21,9 @@ from pathlib import Path
 
 import numpy as np
 
-from seizure.evaluation.postprocess import postprocess_sweep
 from seizure.io.events import Event
-from seizure.utils.fsio import atomic_write_bytes, atomic_write_text
+from seizure.scoring.postprocess import postprocess_sweep
+from seizure.utils.fsio import atomic_write_text
 
 __all__ = [
     "CURVE_COLUMNS",
@@ -32,7 +32,6 @@ __all__ = [
     "ScoreFunction",
     "compute_curve",
     "operating_points",
-    "plot_curve",
     "read_curve_csv",
     "write_curve_csv",
 ]
@@ -122,7 +121,7 @@ def compute_curve(
     window_seconds, stride_seconds : float
         Window length and hop in seconds.
     smoothing_windows, min_event_seconds, merge_gap_seconds
-        Post-processing, see :func:`seizure.evaluation.postprocess.postprocess`.
+        Post-processing, see :func:`seizure.scoring.postprocess.postprocess`.
     methods : sequence of str
         Scoring methods to compute.
 
@@ -251,77 +250,3 @@ def read_curve_csv(path: str | Path) -> list[dict[str, float | str]]:
             {k: (v if k == "method" else float(v) if v != "" else math.nan) for k, v in row.items()}
             for row in csv.DictReader(handle)
         ]
-
-
-_LABELS = {"ovlp": "OVLP", "taes": "TAES", "szcore_event": "SzCORE event"}
-
-
-def plot_curve(
-    path: str | Path,
-    rows: Sequence[Mapping[str, float | str]],
-    points: Sequence[OperatingPoint] = (),
-    title: str = "",
-) -> None:
-    """Plot sensitivity against FA/24h (log axis) for each method, marking operating points.
-
-    Parameters
-    ----------
-    path : str or Path
-        Output image (``.png``).
-    rows : sequence of dict
-        Curve rows.
-    points : sequence of OperatingPoint
-        Marked with a symbol and their threshold.
-    title : str
-        Figure title.
-    """
-    # The Agg canvas directly, not pyplot: no global backend state, no GUI, thread-safe.
-    from matplotlib.backends.backend_agg import FigureCanvasAgg
-    from matplotlib.figure import Figure
-
-    fig = Figure(figsize=(7, 5), dpi=110)
-    FigureCanvasAgg(fig)
-    ax = fig.add_subplot(1, 1, 1)
-    methods = list(dict.fromkeys(str(r["method"]) for r in rows))
-    all_fa = [float(r["false_alarms_per_24h"]) for r in rows]
-    all_fa = [v for v in all_fa if math.isfinite(v)]
-    budgets = sorted({p.budget_fa_per_24h for p in points})
-    positive = [v for v in all_fa if v > 0] + budgets
-    floor = min(positive) / 3 if positive else 0.1  # zero FA/24h is drawn at this floor
-    colors = {}
-    for m in methods:
-        mine = sorted((r for r in rows if r["method"] == m), key=lambda r: float(r["threshold"]))
-        fa = np.array([max(float(r["false_alarms_per_24h"]), floor) for r in mine])
-        sens = np.array([100 * float(r["sensitivity"]) for r in mine])
-        (line,) = ax.plot(fa, sens, marker=".", label=_LABELS.get(m, m))
-        colors[m] = line.get_color()
-    for p in points:
-        if p.threshold is None or p.method not in colors:
-            continue
-        x = max(float(p.false_alarms_per_24h or 0.0), floor)
-        y = 100 * float(p.sensitivity or 0.0)
-        ax.plot([x], [y], marker="o", ms=8, mfc="none", color=colors[p.method])
-        ax.annotate(
-            f"{p.threshold:.2f}",
-            (x, y),
-            textcoords="offset points",
-            xytext=(4, -10),
-            fontsize=7,
-            color=colors[p.method],
-        )
-    for b in budgets:
-        ax.axvline(b, color="grey", lw=0.6, ls=":")
-        ax.annotate(f"{b:g}", (b, 100), textcoords="offset points", xytext=(2, -10), fontsize=7)
-    ax.set_xscale("log")
-    hi = max(all_fa + budgets + [1.0])
-    ax.set_xlim(floor / 1.5, hi * 1.5)
-    ax.set_ylim(0, 100)
-    ax.set_xlabel(f"false alarms per 24 h (log scale; 0 is drawn at {floor:.2g})")
-    ax.set_ylabel("sensitivity (%)")
-    ax.grid(True, which="both", alpha=0.3)
-    ax.legend(loc="lower right")
-    if title:
-        ax.set_title(title, fontsize=9)
-    buf = io.BytesIO()
-    fig.savefig(buf, format="png")
-    atomic_write_bytes(path, buf.getvalue())
