@@ -56,8 +56,8 @@ def command(
     config = resolve_config(config_files, overrides, base=base)
 
     from seizure.config import ConfigError
+    from seizure.inference.device import DeviceError
     from seizure.training.checkpoint import CheckpointError
-    from seizure.training.distributed import DeviceError
     from seizure.training.loop import NonFiniteLossError, RunDirError, train
     from seizure.utils.errors import SeizureError
 

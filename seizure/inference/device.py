@@ -86,10 +86,10 @@ def resolve_device(name: str = "auto", local_rank: int | None = None) -> torch.d
         )
     has_cuda = torch.cuda.is_available()
     if name.startswith("cuda") and not has_cuda:
-        hint = gpu_hint() or "none is visible to PyTorch"
+        hint = gpu_hint() or "no CUDA device is visible to PyTorch"
         raise DeviceError(
-            f"Invalid value for 'device': {name!r} was asked for but no CUDA device is "
-            f"available ({hint}); use --device cpu or auto"
+            f"--device {name} was asked but CUDA is not available ({hint}); "
+            "use --device cpu or --device auto"
         )
     if name == "cpu" or not has_cuda:
         return torch.device("cpu")
