@@ -641,7 +641,7 @@ def infer_records(
         (:data:`~seizure.evaluation.hypotheses.EventArrays`), called in this thread after
         the last recording, in the order of ``records``.
     writer_processes : bool, optional
-        Writers are worker processes (:class:`~seizure.evaluation.hypotheses.WriterProcesses`,
+        Writers are worker processes (:class:`~seizure.utils.pool.PipeWorkers`,
         started on first use and kept for later calls) rather than threads, so that their
         Python does not take the GIL from the inference threads. None (default): processes
         unless ``on_recording`` is given. A worker that cannot start or dies is replaced by
@@ -732,7 +732,7 @@ def _opened_ahead(
 
 class _WriterPool:
     """Writers of :func:`infer_records`: this process's
-    :class:`~seizure.evaluation.hypotheses.WriterProcesses` (kept between calls), or threads
+    :class:`~seizure.utils.pool.PipeWorkers` (kept between calls), or threads
     running ``work``."""
 
     def __init__(self, workers: int, processes: bool, work: Callable[..., Any]) -> None:
