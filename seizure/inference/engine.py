@@ -55,6 +55,13 @@ import numpy as np
 import torch
 
 from seizure.inference import graphs
+from seizure.inference.buffers import (
+    TORCH_DTYPES,
+    Copied,
+    Launched,
+    Ring,
+    make_ring,
+)
 from seizure.inference.device import (
     cpu_has_bf16,
     default_batch_sequences,
@@ -66,98 +73,9 @@ from seizure.inference.plan import Batch, pack_batches, plan_sequences
 from seizure.inference.reading import Recording, read_task, split_reads
 from seizure.inference.stats import InferenceStats, Timeline
 from seizure.inference.streams import CudaQueues, EmulatedQueues
+from seizure.inference.tuning import EngineTuning
 
-__all__ = ["DEVICE_BUFFERS", "MAX_LAUNCHED", "EngineTuning", "Predictor"]
-
-#: Device input buffers of the staged path: copies are queued up to this many batches ahead
-#: of the model (3 x 692 MB at the CUDA default batch).
-DEVICE_BUFFERS = 3
-
-#: Launched batches whose results may still be on their way back before the host waits.
-MAX_LAUNCHED = 3
-
-#: Storage dtype of the buffers for each window dtype (float64 windows are read as float32).
-TORCH_DTYPES = {
-    np.dtype(np.float32): torch.float32,
-    np.dtype(np.float16): torch.float16,
-    np.dtype(np.int16): torch.int16,
-    np.dtype(np.float64): torch.float32,
-}
-
-
-@dataclass(frozen=True)
-class EngineTuning:
-    """Settings of the engine for benchmarks and tests; the defaults are the tuned ones.
-
-    Parameters
-    ----------
-    prefetch : int or None
-        Host buffers, i.e. batches read ahead of the device (>= 2; None: 3 on CUDA, 2 on
-        the CPU).
-    copy_ahead : int
-        Staged: copies queued ahead of the model (1: each batch's copy right before its
-        model; at most :data:`DEVICE_BUFFERS` are used).
-    max_launched : int
-        Launched batches whose results may be outstanding before the host waits for the
-        oldest (fewer keeps the device's launch queue short).
-    emulate_device : bool
-        On the CPU, run the staged path (device buffers, copy and compute queues, events)
-        with :class:`~seizure.inference.streams.EmulatedQueues`, to test its ordering.
-    jitter_s : float
-        Emulated queues: largest random delay of each queued operation, in seconds.
-    """
-
-    prefetch: int | None = None
-    copy_ahead: int = DEVICE_BUFFERS
-    max_launched: int = MAX_LAUNCHED
-    emulate_device: bool = False
-    jitter_s: float = 0.0
-
-    def __post_init__(self) -> None:
-        problems = []
-        if self.prefetch is not None and self.prefetch < 2:
-            problems.append(f"prefetch must be >= 2, got {self.prefetch}")
-        if self.copy_ahead < 1:
-            problems.append(f"copy_ahead must be >= 1, got {self.copy_ahead}")
-        if self.max_launched < 0:
-            problems.append(f"max_launched must be >= 0, got {self.max_launched}")
-        if not self.jitter_s >= 0:
-            problems.append(f"jitter_s must be >= 0, got {self.jitter_s}")
-        if problems:
-            raise ValueError("Invalid engine tuning: " + "; ".join(problems))
-
-
-@dataclass
-class _Ring:
-    """Buffers of the engine, allocated once per predictor and window format."""
-
-    key: tuple
-    host: list[torch.Tensor]  # (capacity, *window_shape), storage dtype, pinned on CUDA
-    host_np: list[np.ndarray]
-    h2d_done: list[Any]  # per host buffer: end event of its last copy to the device
-    dev: list[torch.Tensor] = field(default_factory=list)  # staged: device input buffers
-    consumed: list[Any] = field(default_factory=list)  # per device buffer: its batch converted
-    out: list[torch.Tensor] = field(default_factory=list)  # staged: (capacity,) float32
-    queues: Any = None  # staged: the predictor's CudaQueues or EmulatedQueues
-    copies: int = 0  # copies queued so far (the next one goes to dev[copies % len(dev)])
-    launches: int = 0
-
-
-@dataclass
-class _Copied:
-    """A batch whose copy to device buffer ``dev`` is queued, its model not yet."""
-
-    batch: Batch
-    dev: int
-    h2d: tuple  # (start, end) events of the copy
-
-
-@dataclass
-class _Launched:
-    batch: Batch
-    probs: Any  # (rows, length) float32 numpy array (filled once `done` has completed)
-    done: Any = None  # event: results are on the host
-    timing: tuple = ()  # (h2d start, h2d end, model start, model end) events
+__all__ = ["EngineTuning", "Predictor"]
 
 
 @dataclass
@@ -170,9 +88,9 @@ class _Run:
     submitted: collections.deque = field(
         default_factory=collections.deque
     )  # (batch, slot, futures)
-    copied: collections.deque[_Copied] = field(default_factory=collections.deque)
-    launched: collections.deque[_Launched] = field(default_factory=collections.deque)
-    ring: _Ring | None = None
+    copied: collections.deque[Copied] = field(default_factory=collections.deque)
+    launched: collections.deque[Launched] = field(default_factory=collections.deque)
+    ring: Ring | None = None
     timeline: Timeline = field(default_factory=Timeline)
     exhausted: bool = False  # every batch has been submitted
     n_submitted: int = 0
@@ -273,7 +191,7 @@ class Predictor:
         # are ordered on it, whatever stream the caller iterates under)
         self._queues: Any = None
         self.stats = InferenceStats()
-        self._ring: _Ring | None = None
+        self._ring: Ring | None = None
         self._active_streams = 0  # open predict() generators (each needs its own buffers)
 
     @property
@@ -471,7 +389,7 @@ class Predictor:
                 weakref.finalize(self, self._queues.stop)  # its threads end with the predictor
         return self._queues
 
-    def _ring_for(self, batch: Batch, shared: bool = True) -> _Ring:
+    def _ring_for(self, batch: Batch, shared: bool = True) -> Ring:
         """The predictor's buffers for windows like the first piece's (made once), or,
         when not ``shared`` (another :meth:`predict` of this predictor is still open), buffers
         of this call only."""
@@ -486,21 +404,14 @@ class Predictor:
             return self._ring
         if shared:
             self._release_ring()  # the graph is kept: it depends on the window format only
-        host = [
-            torch.empty((capacity, *shape), dtype=dtype, pin_memory=self.cuda)
-            for _ in range(self.prefetch)
-        ]
-        ring = _Ring(key, host, [h.numpy() for h in host], [None] * len(host))
+        ring = make_ring(
+            key,
+            self.prefetch,
+            self.device if self.staged else None,
+            max_launched + 1,
+            pinned=self.cuda,
+        )
         if self.staged:
-            ring.dev = [
-                torch.empty((capacity, *shape), dtype=dtype, device=self.device)
-                for _ in range(DEVICE_BUFFERS)
-            ]
-            ring.consumed = [None] * len(ring.dev)
-            ring.out = [
-                torch.empty(capacity, dtype=torch.float32, pin_memory=self.cuda)
-                for _ in range(max_launched + 1)
-            ]
             ring.queues = self._queues_for_rings()
         if shared:
             self._ring = ring
@@ -508,7 +419,7 @@ class Predictor:
             self._graph_for(ring)
         return ring
 
-    def _graph_for(self, ring: _Ring) -> graphs.CapturedModel | None:
+    def _graph_for(self, ring: Ring) -> graphs.CapturedModel | None:
         """The captured model for full batches of ``ring``'s format (made once), or None
         (and ``cuda_graphs`` switched off, with a warning) when it cannot be had."""
         shape, dtype = tuple(ring.dev[0].shape[1:]), ring.dev[0].dtype
@@ -546,7 +457,7 @@ class Predictor:
     def _submit_reads(
         self,
         pool: concurrent.futures.ThreadPoolExecutor,
-        ring: _Ring,
+        ring: Ring,
         slot: int,
         batch: Batch,
     ) -> list[concurrent.futures.Future]:
@@ -578,7 +489,7 @@ class Predictor:
         self.stats.model_windows += rows * L
         return L, full, rows, (self.model if full else self.eager)
 
-    def _run_on_host(self, ring: _Ring, slot: int, batch: Batch) -> _Launched:
+    def _run_on_host(self, ring: Ring, slot: int, batch: Batch) -> Launched:
         """Run a batch on the CPU, straight from its host buffer (not staged)."""
         L, _, rows, model = self._count_batch(batch)
         with torch.inference_mode():
@@ -588,9 +499,9 @@ class Predictor:
             t0 = time.perf_counter()
             probs = self._forward(model, x)
             self.stats.model_device_s += time.perf_counter() - t0
-        return _Launched(batch, probs.numpy())
+        return Launched(batch, probs.numpy())
 
-    def _queue_copy(self, ring: _Ring, slot: int, batch: Batch) -> _Copied:
+    def _queue_copy(self, ring: Ring, slot: int, batch: Batch) -> Copied:
         """Queue the copy of host buffer ``slot`` to the next device buffer (staged)."""
         queues = ring.queues
         d = ring.copies % len(ring.dev)
@@ -601,9 +512,9 @@ class Predictor:
         # batch's model was launched before this copy could be queued, see _advance)
         queues.copy(ring.dev[d][:n_read], ring.host[slot][:n_read], ring.consumed[d], start, end)
         ring.h2d_done[slot] = end
-        return _Copied(batch, d, (start, end))
+        return Copied(batch, d, (start, end))
 
-    def _launch_model(self, ring: _Ring, copied: _Copied) -> _Launched:
+    def _launch_model(self, ring: Ring, copied: Copied) -> Launched:
         """Queue a copied batch's conversion, model and copy back on the compute queue."""
         batch, queues = copied.batch, ring.queues
         L, full, rows, model = self._count_batch(batch)
@@ -651,7 +562,7 @@ class Predictor:
             queues.compute(
                 copied.h2d[1], step if graph is None else graph_step, (m0, consumed, m1, done)
             )
-        return _Launched(batch, out.numpy(), done, (*copied.h2d, m0, m1))
+        return Launched(batch, out.numpy(), done, (*copied.h2d, m0, m1))
 
     def _forward(
         self, model: torch.nn.Module, x: torch.Tensor, converted: bool = False
@@ -670,9 +581,9 @@ class Predictor:
 
     def _finish(
         self,
-        launched: _Launched,
+        launched: Launched,
         progress: Callable[[int], None] | None,
-        ring: _Ring | None = None,
+        ring: Ring | None = None,
         timeline: Timeline | None = None,
     ) -> None:
         """Wait for a launched batch and scatter its probabilities to their recordings."""
