@@ -9,12 +9,12 @@ builds the default CNN/LSTM (``model`` section defaults, random weights: speed d
 on them) and times:
 
 * ours: :func:`seizure.evaluation.evaluate.infer_records` as ``seizure evaluate`` runs it
-  (the ``stream`` pipeline: reader threads filling a ring of pinned buffers, side-stream
-  copies, bf16 autocast and a compiled encoder on CUDA), each recording's probabilities
-  saved, post-processed and written as ``.csv_bi``/``.tsv`` by writer processes while
-  inference goes on. If the ``stream`` pipeline fails, the error is printed and the
-  previous implementation (``--pipeline simple``) is timed instead;
-* where the time went (:class:`seizure.evaluation.inference.InferenceStats`: waiting for
+  (:class:`seizure.inference.engine.Predictor`: reader threads filling a ring of pinned
+  buffers, side-stream copies, bf16 autocast and a compiled encoder on CUDA), each
+  recording's probabilities saved, post-processed and written as ``.csv_bi``/``.tsv`` by
+  writer processes while inference goes on. If the engine fails, the error is printed with
+  a JSON line saying so, and the exit status is 1;
+* where the time went (:class:`seizure.inference.stats.InferenceStats`: waiting for
   input, reading, H2D, model, copy back, scattering, writing; on CUDA the device timeline)
   and ceilings: the model alone on data already on the device, reading alone (page cache
   to host buffers, all reader threads and half of them), host-to-device copies alone, and
@@ -38,6 +38,7 @@ from __future__ import annotations
 
 import argparse
 import copy
+import dataclasses
 import faulthandler
 import json
 import os
@@ -168,7 +169,8 @@ def run_baseline(model, cache, records, out: Path, device, batch: int, seq: int,
     return time.perf_counter() - t0, probs
 
 
-#: Variants timed by ``--sweep``: Predictor attributes set before a run, restored after.
+#: Variants timed by ``--sweep``: Predictor attributes (``reader_threads``, ``cuda_graphs``)
+#: or :class:`~seizure.inference.engine.EngineTuning` fields set before a run, restored after.
 SWEEP = [
     ("default", {}),
     ("copy_ahead=1 (copy right before model)", {"copy_ahead": 1}),
@@ -184,19 +186,27 @@ SWEEP = [
 ]
 
 
+TUNING_FIELDS = ("prefetch", "copy_ahead", "max_launched")
+
+
 def run_sweep(predictor, cache, records, work: Path, total: int) -> list[dict]:
     """Time each :data:`SWEEP` variant on the same (compiled) predictor."""
     rows = []
     for i, (variant, settings) in enumerate(SWEEP):
-        saved = {k: getattr(predictor, k) for k in settings}
+        tuned = {k: v for k, v in settings.items() if k in TUNING_FIELDS}
+        direct = {k: v for k, v in settings.items() if k not in tuned}
+        saved = {k: getattr(predictor, k) for k in direct}
+        saved_tuning = predictor.tuning
         try:
-            for k, v in settings.items():
+            for k, v in direct.items():
                 setattr(predictor, k, v)
+            predictor.tuning = dataclasses.replace(predictor.tuning, **tuned)
             seconds, _ = run_ours(predictor, cache, records, work / f"sweep{i}", 0.5)
             graphs = bool(predictor.cuda_graphs and predictor._graph is not None)
         finally:
             for k, v in saved.items():
                 setattr(predictor, k, v)
+            predictor.tuning = saved_tuning
         st = predictor.stats
         rows.append(
             {
@@ -248,7 +258,7 @@ def read_rate(cache, records, threads: int, pinned: bool) -> float:
     read ceiling."""
     import concurrent.futures
 
-    from seizure.evaluation.inference import _copy_windows, _Recording
+    from seizure.inference.reading import Recording, copy_windows
 
     chunk = 4096  # windows per task (45 MB of 22 x 256 float16; one buffer per thread)
     shape = cache.window_shape
@@ -259,13 +269,13 @@ def read_rate(cache, records, threads: int, pinned: bool) -> float:
     tasks = []
     for r in records:
         w = cache.windows(r.recording_id)
-        rec = _Recording(r.recording_id, w, np.zeros(0, np.float32), 0)
+        rec = Recording(r.recording_id, w, np.zeros(0, np.float32), 0)
         tasks += [(rec, a, min(a + chunk, len(w))) for a in range(0, len(w), chunk)]
 
     def run(i: int) -> int:
         count = 0
         for rec, a, b in tasks[i::threads]:
-            _copy_windows(rec, a, b, bufs[i][: b - a])
+            copy_windows(rec, a, b, bufs[i][: b - a])
             count += b - a
         return count
 
@@ -300,15 +310,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--distinct", type=int, help="recordings actually written")
     parser.add_argument("--batch-sequences", type=int, help="sequences per batch (ours)")
     parser.add_argument("--reader-threads", type=int, help="reader threads (ours; default auto)")
-    parser.add_argument("--prefetch", type=int, help="host buffers of the stream pipeline")
-    parser.add_argument(
-        "--pipeline", default="stream", choices=["stream", "simple"], help="ours (default stream)"
-    )
+    parser.add_argument("--prefetch", type=int, help="host buffers of the engine")
     parser.add_argument("--sequence-windows", type=int, default=30)
     parser.add_argument(
-        "--staged",
+        "--emulate-device",
         action="store_true",
-        help="on the CPU, run the CUDA code path (device buffers, events) for testing",
+        help="on the CPU, run the CUDA code path (device buffers, queues, events) emulated",
     )
     parser.add_argument(
         "--baseline-recordings",
@@ -341,7 +348,8 @@ def main(argv: list[str] | None = None) -> int:
     )
     args = parser.parse_args(argv)
 
-    from seizure.evaluation.inference import Predictor, default_batch_sequences, resolve_device
+    from seizure.inference.device import default_batch_sequences, resolve_device
+    from seizure.inference.engine import EngineTuning, Predictor
     from seizure.models.config import ModelConfig
     from seizure.models.registry import build_model
 
@@ -380,7 +388,9 @@ def main(argv: list[str] | None = None) -> int:
         total = sum(r.n_windows for r in records)
         warm = records[: max(1, min(len(records), (2 * batch * seq) // n_win + 1))]
 
-        def measure(pipeline: str):
+        tuning = EngineTuning(prefetch=args.prefetch, emulate_device=args.emulate_device)
+
+        def measure():
             predictor = Predictor(
                 model,
                 sequence_windows=seq,
@@ -389,38 +399,33 @@ def main(argv: list[str] | None = None) -> int:
                 amp=not args.no_amp,
                 compile=args.compile,
                 reader_threads=args.reader_threads,
-                pipeline=pipeline,
-                prefetch=args.prefetch,
                 cuda_graphs=args.cuda_graphs,
-                _staged=args.staged or None,
+                tuning=tuning,
             )
             # warm-up: compilation, cuDNN plans, the pinned buffers
             t0 = time.perf_counter()
-            run_ours(predictor, cache, warm, work / f"warm_{pipeline}", 0.5)
+            run_ours(predictor, cache, warm, work / "warm", 0.5)
             warm_s = time.perf_counter() - t0
-            seconds, probs = run_ours(predictor, cache, records, work / f"ours_{pipeline}", 0.5)
+            seconds, probs = run_ours(predictor, cache, records, work / "ours", 0.5)
             return predictor, warm_s, seconds, probs
 
-        fast_error = None
         try:
-            predictor, warm_s, ours_s, ours_probs = measure(args.pipeline)
+            predictor, warm_s, ours_s, ours_probs = measure()
         except Exception as err:
-            if args.pipeline == "simple":
-                raise
-            fast_error = f"{type(err).__name__}: {err}"
+            error = f"{type(err).__name__}: {err}"
             traceback.print_exc()
+            print(f"ERROR: the inference engine failed ({error})", file=sys.stderr, flush=True)
             print(
-                f"ERROR: the {args.pipeline} inference pipeline failed ({fast_error}); "
-                "timing the previous implementation (pipeline 'simple') instead",
-                file=sys.stderr,
-                flush=True,
+                json.dumps(
+                    {
+                        "benchmark": "inference",
+                        "device": str(device),
+                        "error": error,
+                        "torch": torch.__version__,
+                    }
+                )
             )
-            if cuda:
-                try:
-                    torch.cuda.synchronize(device)
-                except Exception as sync_err:  # the simple run will say whether CUDA still works
-                    print(f"(CUDA synchronize after the failure: {sync_err})", file=sys.stderr)
-            predictor, warm_s, ours_s, ours_probs = measure("simple")
+            return 1
         stats = predictor.stats
         sweep = run_sweep(predictor, cache, records, work, total) if args.sweep else []
         model_rate = feed_rate = feed_stats = h2d = None
@@ -445,9 +450,7 @@ def main(argv: list[str] | None = None) -> int:
                     amp=False,
                     compile="never",
                     reader_threads=args.reader_threads,
-                    pipeline=predictor.pipeline,
-                    prefetch=args.prefetch,
-                    _staged=args.staged or None,
+                    tuning=tuning,
                 )
                 run_ours(null, cache, warm[:1], work / "warm_null", 0.5)
                 feed_s, _ = run_ours(null, cache, records, work / "null", 0.5)
@@ -505,17 +508,12 @@ def main(argv: list[str] | None = None) -> int:
         if feed_rate is not None:
             print(f"pipeline without the model (feeding + writing): {feed_rate:,.0f} windows/s")
             print("  its " + feed_stats.summary().replace("\n", "\n  "))
-        print(
-            f"ours:     {total:,} windows in {ours_s:.2f} s = {ours_rate:,.0f} windows/s"
-            f" ({stats.pipeline} pipeline)"
-        )
+        print(f"ours:     {total:,} windows in {ours_s:.2f} s = {ours_rate:,.0f} windows/s")
         print(f"baseline: {base_total:,} windows in {base_s:.2f} s = {base_rate:,.0f} windows/s")
         print(f"speed-up: {ours_rate / base_rate:.2f}x; max |p_ours - p_baseline| = {diff:.2e}")
         print(f"consistency: max |p(copy) - p(original)| over all recordings = {copies:.2e}")
         if diff > 1e-2 or copies > 1e-2:
             print("ERROR: the probabilities differ more than bf16 rounding explains")
-        if fast_error is not None:
-            print(f"NOTE: the stream pipeline failed ({fast_error}); 'ours' is the simple one")
         print(f"benchmark total {time.perf_counter() - t_begin:.1f} s", file=sys.stderr)
         print(
             json.dumps(
@@ -525,8 +523,7 @@ def main(argv: list[str] | None = None) -> int:
                     "windows": total,
                     "seconds": round(ours_s, 4),
                     "windows_per_s": round(ours_rate),
-                    "pipeline": stats.pipeline,
-                    "fast_path_error": fast_error,
+                    "error": None,
                     "baseline_windows": base_total,
                     "baseline_seconds": round(base_s, 4),
                     "baseline_windows_per_s": round(base_rate),

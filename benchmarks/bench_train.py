@@ -192,14 +192,15 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     import torch
 
     from seizure.config import load_config
+    from seizure.inference.device import resolve_device
     from seizure.training.data import SplitData
-    from seizure.training.distributed import resolve_device
+    from seizure.training.distributed import device_notes
 
     def log(message: str) -> None:
         print(message, file=sys.stderr, flush=True)
 
-    device, notes = resolve_device(args.device)
-    for note in notes:
+    device = resolve_device(args.device, local_rank=0)
+    for note in device_notes(args.device, device):
         log(note)
     if device.type == "cpu":
         torch.set_num_threads(1 if args.quick else torch.get_num_threads())

@@ -27,9 +27,9 @@ $PY -c "import torch; print('torch', torch.__version__, 'cuda', torch.version.cu
 
 MODE=${1:-all}
 if [ "$MODE" = inference ]; then
-  TESTS="tests/test_evaluate_gpu.py"
+  TESTS="tests/test_inference_gpu.py"
 else
-  TESTS="tests/test_train_gpu.py tests/test_evaluate_gpu.py tests/test_models_registry.py"
+  TESTS="tests/test_train_gpu.py tests/test_inference_gpu.py tests/test_models_registry.py"
 fi
 
 echo "== GPU tests"

@@ -13,7 +13,6 @@ from seizure.evaluation.evaluate import infer_records, write_hypotheses
 from seizure.evaluation.hypotheses import (
     HypothesisWriter,
     PostprocessParams,
-    atomic_write_fd,
     csv_bi_text,
     event_arrays,
     events_from_arrays,
@@ -22,7 +21,7 @@ from seizure.evaluation.hypotheses import (
 )
 from seizure.preprocessing.cache import safe_id
 from seizure.scoring.postprocess import postprocess
-from seizure.utils.fsio import atomic_write_bytes
+from seizure.utils.fsio import atomic_open, atomic_write_bytes, atomic_write_text
 
 
 def random_case(rng: np.random.Generator, it: int):
@@ -112,14 +111,20 @@ def test_invalid_duration_raises_as_the_annotation_writers_do(tmp_path):
         writer("rec", "rec", float("nan"), np.full(10, 0.9, dtype=np.float32))
 
 
-def test_atomic_write_fd_matches_atomic_write_bytes(tmp_path):
-    atomic_write_bytes(tmp_path / "a", b"hello\n")
-    atomic_write_fd(tmp_path / "b", b"hello\n")
-    atomic_write_fd(tmp_path / "b", b"hello\n")  # replaces
+def test_atomic_write_bytes_matches_atomic_open(tmp_path):
+    with atomic_open(tmp_path / "a", "wb") as handle:
+        handle.write(b"hello\n")
+    atomic_write_bytes(tmp_path / "b", b"hello\n")
+    atomic_write_bytes(tmp_path / "b", b"hello\n")  # replaces
     assert (tmp_path / "b").read_bytes() == b"hello\n"
     mode = stat.S_IMODE(os.stat(tmp_path / "a").st_mode)
     assert stat.S_IMODE(os.stat(tmp_path / "b").st_mode) == mode
     assert sorted(p.name for p in tmp_path.iterdir()) == ["a", "b"]
+    atomic_write_text(tmp_path / "new" / "c", "h\u00e9\n")  # the folder is made
+    assert (tmp_path / "new" / "c").read_bytes() == "h\u00e9\n".encode()
+    with pytest.raises(IsADirectoryError):
+        atomic_write_bytes(tmp_path / "new", b"x")
+    assert sorted(p.name for p in (tmp_path / "new").iterdir()) == ["c"]  # no temporary left
 
 
 def test_finish_recording_saves_the_probabilities_as_np_save(tmp_path):
@@ -199,9 +204,10 @@ def test_infer_records_writers_write_what_the_reference_chain_writes(tmp_path, p
 
 
 def test_writer_processes_survive_dead_workers(tmp_path):
-    from seizure.evaluation.hypotheses import WriterProcesses
+    from seizure.evaluation.hypotheses import FINISH_RECORDING
+    from seizure.utils.pool import PipeWorkers
 
-    pool = WriterProcesses(2)
+    pool = PipeWorkers(2, FINISH_RECORDING)
     try:
         params = PostprocessParams(0.5, 1.0, 1.0)
         writer = HypothesisWriter(str(tmp_path / "hyp"), params)

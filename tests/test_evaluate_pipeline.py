@@ -341,13 +341,13 @@ def test_only_the_evaluate_section_may_change(evaluated, tmp_path):
         evaluate(ckpt, cache, tmp_path, overrides=["evaluate.thresold=0.3"])
     with pytest.raises(ConfigError, match="evaluate.reader_threads"):
         evaluate(ckpt, cache, tmp_path, overrides=["evaluate.reader_threads=0"])
-    with pytest.raises(ConfigError, match="pipeline"):
-        evaluate(ckpt, cache, tmp_path, overrides=["evaluate.pipeline=fast"])
+    with pytest.raises(ConfigError, match="Unknown config key.*'pipeline' in 'evaluate'"):
+        evaluate(ckpt, cache, tmp_path, overrides=["evaluate.pipeline=simple"])  # removed
 
 
-def test_reader_threads_and_pipelines_give_the_same_probabilities(evaluated, tmp_path):
+def test_reader_threads_and_engine_paths_give_the_same_probabilities(evaluated, tmp_path):
     from seizure.evaluation.evaluate import infer_records
-    from seizure.evaluation.inference import Predictor
+    from seizure.inference.engine import EngineTuning, Predictor
 
     root, cache, ckpt, _ = evaluated
     records = cache.split("eval")
@@ -357,8 +357,8 @@ def test_reader_threads_and_pipelines_give_the_same_probabilities(evaluated, tmp
     seen = []
     for kw in (
         dict(reader_threads=1),
-        dict(reader_threads=4, _staged=True),
-        dict(pipeline="simple", reader_threads=2),
+        dict(reader_threads=4, tuning=EngineTuning(emulate_device=True)),
+        dict(reader_threads=2, tuning=EngineTuning(prefetch=4, max_launched=1)),
     ):
         predictor = Predictor(
             PowerModel(), sequence_windows=16, batch_sequences=3, device="cpu", **kw
@@ -374,7 +374,7 @@ def test_reader_threads_and_pipelines_give_the_same_probabilities(evaluated, tmp
     assert len(seen) == 3 * len(records)
 
 
-def test_simple_pipeline_and_reader_threads_settings(evaluated, tmp_path):
+def test_batch_and_reader_threads_settings(evaluated, tmp_path):
     root, cache, ckpt, first = evaluated
     again = evaluate(
         ckpt,
@@ -384,7 +384,6 @@ def test_simple_pipeline_and_reader_threads_settings(evaluated, tmp_path):
         overrides=[
             "evaluate.batch_sequences=3",
             "evaluate.sweep_points=11",
-            "evaluate.pipeline=simple",
             "evaluate.reader_threads=2",
         ],
         model_factory=power_factory,

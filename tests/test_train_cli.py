@@ -169,11 +169,13 @@ def test_slurm_array_runs_the_task_line(tmp_path):
 
 @pytest.mark.skipif(torch.cuda.is_available(), reason="simulates a machine without CUDA")
 def test_gpu_present_but_unusable_is_reported(monkeypatch):
+    from seizure.inference import device as devices
     from seizure.training import distributed
 
-    monkeypatch.setattr(distributed.shutil, "which", lambda name: "/usr/bin/nvidia-smi")
-    device, notes = distributed.resolve_device("auto")
+    monkeypatch.setattr(devices.shutil, "which", lambda name: "/usr/bin/nvidia-smi")
+    device = devices.resolve_device("auto", local_rank=0)
+    notes = distributed.device_notes("auto", device)
     assert device.type == "cpu"
     assert len(notes) == 1 and "NVIDIA GPU seems present but PyTorch" in notes[0]
-    with pytest.raises(distributed.DeviceError, match="install a CUDA build of PyTorch"):
-        distributed.resolve_device("cuda")
+    with pytest.raises(devices.DeviceError, match="install a CUDA build of PyTorch"):
+        devices.resolve_device("cuda", local_rank=0)

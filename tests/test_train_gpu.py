@@ -10,9 +10,10 @@ import pytest
 import torch
 
 from seizure.config import load_config
+from seizure.inference.device import resolve_device
 from seizure.training.checkpoint import load_checkpoint, load_model_from_checkpoint
 from seizure.training.data import ResidentFeeder, SplitData, ThreadFeeder, train_plan
-from seizure.training.distributed import resolve_device
+from seizure.training.distributed import device_notes
 from seizure.training.fakes import tiny_model_factory, write_random_cache
 from seizure.training.loop import train
 
@@ -77,8 +78,9 @@ def test_bf16_training_on_cuda(cache, tmp_path, feeder):
 
 
 def test_cpu_requested_with_a_gpu_present_says_so():
-    device, notes = resolve_device("cpu")
+    device = resolve_device("cpu", local_rank=0)
+    notes = device_notes("cpu", device)
     assert device.type == "cpu"
     assert any("is available but --device cpu was asked" in n for n in notes)
-    device, notes = resolve_device("auto")
-    assert device.type == "cuda" and not notes
+    device = resolve_device("auto", local_rank=0)
+    assert device == torch.device("cuda", 0) and not device_notes("auto", device)

@@ -7,7 +7,8 @@ import pytest
 import torch
 
 from seizure.config import load_config
-from seizure.evaluation.inference import Predictor, plan_sequences
+from seizure.inference.engine import Predictor
+from seizure.inference.plan import plan_sequences
 from seizure.training.data import SplitData, ThreadFeeder, eval_plan
 from seizure.training.fakes import TinySeqModel, write_random_cache
 from seizure.training.loop import validate

@@ -8,7 +8,6 @@ from pathlib import Path
 import click
 
 from seizure.cli.common import config_options, device_option
-from seizure.utils.errors import SeizureError
 
 
 @click.command("demo")
@@ -70,11 +69,7 @@ def command(
     except DemoInterrupted as err:
         click.echo(str(err), err=True)
         sys.exit(err.exit_code)
-    except (FileExistsError, ValueError, RuntimeError) as err:
-        if isinstance(err, SeizureError):  # e.g. a ConfigError: reported by the command group
-            raise
-        # training's RunDirError (a ValueError), NonFiniteLossError and DeviceError (both
-        # RuntimeErrors) do not derive from SeizureError yet
+    except FileExistsError as err:  # every SeizureError is reported by the command group
         raise click.ClickException(str(err)) from err
     for line in result.summary_lines():
         click.echo(line)

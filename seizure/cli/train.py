@@ -44,8 +44,8 @@ def command(
     usage and config errors.
     """
     from seizure.config import ConfigError
+    from seizure.inference.device import DeviceError
     from seizure.training.checkpoint import CheckpointError
-    from seizure.training.distributed import DeviceError
     from seizure.training.errors import RunDirError
     from seizure.training.loop import train
     from seizure.training.rundir import resume_config

@@ -44,18 +44,14 @@ class EvaluateConfig:
         Threads reading windows from the cache into the inference buffers; None picks
         ``min(16, usable CPUs)`` (about 22 GB/s of page-cache reads are needed to feed 2M
         windows/s to a GPU; on a CPU the model is the bottleneck and idle readers cost nothing).
-    pipeline : {'stream', 'simple'}
-        How batches reach the model: ``stream`` (reader threads filling a ring of pinned
-        buffers, copies on a side stream; see :mod:`seizure.evaluation.inference`) or
-        ``simple``, the earlier implementation (slower on a GPU), kept as a fallback.
     amp : bool
         bf16 autocast on CUDA and on CPUs with native bf16 (AVX512-BF16, AMX); fp32 elsewhere.
     compile : {'auto', 'always', 'never'}
         ``torch.compile`` the model; ``auto`` compiles on CUDA only.
     cuda_graphs : bool
-        On CUDA with the ``stream`` pipeline, run the model of each full batch as one captured
-        CUDA graph (checked against the model at capture; falls back with a warning). Off by
-        default until measured.
+        On CUDA, run the model of each full batch as one captured CUDA graph (checked against
+        the model at capture; falls back with a warning; see :mod:`seizure.inference.graphs`).
+        Off by default.
     sweep_min, sweep_max : float
         Threshold range of the operating curve (probabilities).
     sweep_points : int
@@ -80,7 +76,6 @@ class EvaluateConfig:
     context_windows: int = 0
     batch_sequences: int | None = None
     reader_threads: int | None = None
-    pipeline: Literal["stream", "simple"] = "stream"
     amp: bool = True
     compile: Literal["auto", "always", "never"] = "auto"
     cuda_graphs: bool = False

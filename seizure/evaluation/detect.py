@@ -3,7 +3,7 @@
 Each recording goes through the preprocessing recorded in the checkpoint's config (the same
 functions ``seizure preprocess`` uses: read only the montage's channels, resample, montage,
 filter, window, store in the cache's dtype), then through the model
-(:class:`~seizure.evaluation.inference.Predictor`) and the post-processing of the
+(:class:`~seizure.inference.engine.Predictor`) and the post-processing of the
 ``evaluate`` section (threshold, smoothing, gap merging, minimum duration; ``--set
 evaluate.threshold=...`` changes them). For each recording it writes ``<name>.csv_bi`` and
 SzCORE ``<name>.tsv`` into the output folder (recordings found in a folder keep their path
@@ -215,7 +215,7 @@ def detect(
     ConfigError, CheckpointError, EvaluationError, FileNotFoundError
         Problems that concern every recording (bad config, checkpoint, device, inputs).
     """
-    from seizure.evaluation.inference import resolve_device
+    from seizure.inference.device import DeviceError, resolve_device
 
     say = log or (lambda _msg: None)
     checkpoint = Path(checkpoint)
@@ -229,7 +229,7 @@ def detect(
     config = resolve_evaluation_config(state["config"], config_files, overrides)
     try:
         dev = resolve_device(device)
-    except ValueError as err:
+    except DeviceError as err:
         raise EvaluationError(str(err)) from err
     model, _, window_shape = load_model_from_checkpoint(checkpoint, dev, model_factory)
     pre, ev = config.preprocess, config.evaluate

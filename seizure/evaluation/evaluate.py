@@ -9,7 +9,7 @@ What it does, in order:
 2. Opens the cache and refuses it unless its preprocessing fingerprint equals the one the
    checkpoint was trained with (the message lists the parameters that differ).
 3. Computes per-window probabilities for every recording of the split, streaming and batched
-   (:mod:`seizure.evaluation.inference`), and saves them as ``OUT/probs/<id>.npy`` (float32,
+   (:mod:`seizure.inference`), and saves them as ``OUT/probs/<id>.npy`` (float32,
    one value per cached window) with ``OUT/probs/index.json``. With ``reuse_probs`` and a
    matching index (same checkpoint file hash and cache fingerprint) the model is not run.
 4. Sweeps the threshold (``evaluate.sweep_*``): post-processing and OVLP/TAES/SzCORE-event
@@ -318,10 +318,10 @@ def _save_array(path: Path, array: np.ndarray) -> None:
 
 
 def make_predictor(model: Any, config: Config, device: Any) -> Any:
-    """A :class:`~seizure.evaluation.inference.Predictor` of ``model`` on ``device`` with the
+    """A :class:`~seizure.inference.engine.Predictor` of ``model`` on ``device`` with the
     inference settings of ``config.evaluate`` (the sequence length: ``evaluate``'s, else the
     training length ``train.sequence_windows``)."""
-    from seizure.evaluation.inference import Predictor
+    from seizure.inference.engine import Predictor
 
     ev = config.evaluate
     return Predictor(
@@ -333,7 +333,6 @@ def make_predictor(model: Any, config: Config, device: Any) -> Any:
         amp=ev.amp,
         compile=ev.compile,
         reader_threads=ev.reader_threads,
-        pipeline=ev.pipeline,
         cuda_graphs=ev.cuda_graphs,
     )
 
@@ -618,7 +617,7 @@ def infer_records(
 
     Parameters
     ----------
-    predictor : seizure.evaluation.inference.Predictor
+    predictor : seizure.inference.engine.Predictor
     cache : Cache
         Windows are read memory-mapped, batch by batch.
     records : sequence of CacheRecord
@@ -641,7 +640,7 @@ def infer_records(
         (:data:`~seizure.evaluation.hypotheses.EventArrays`), called in this thread after
         the last recording, in the order of ``records``.
     writer_processes : bool, optional
-        Writers are worker processes (:class:`~seizure.evaluation.hypotheses.WriterProcesses`,
+        Writers are worker processes (:class:`~seizure.utils.pool.PipeWorkers`,
         started on first use and kept for later calls) rather than threads, so that their
         Python does not take the GIL from the inference threads. None (default): processes
         unless ``on_recording`` is given. A worker that cannot start or dies is replaced by
@@ -732,7 +731,7 @@ def _opened_ahead(
 
 class _WriterPool:
     """Writers of :func:`infer_records`: this process's
-    :class:`~seizure.evaluation.hypotheses.WriterProcesses` (kept between calls), or threads
+    :class:`~seizure.utils.pool.PipeWorkers` (kept between calls), or threads
     running ``work``."""
 
     def __init__(self, workers: int, processes: bool, work: Callable[..., Any]) -> None:
@@ -777,11 +776,11 @@ def _run_model(
     on_hypotheses: Callable[[str, EventArrays], None] | None = None,
 ) -> tuple[dict[str, np.ndarray], float]:
     """Run the model over ``records``; save and return their probabilities."""
-    from seizure.evaluation.inference import resolve_device
+    from seizure.inference.device import DeviceError, resolve_device
 
     try:
         dev = resolve_device(device)
-    except ValueError as err:
+    except DeviceError as err:
         raise EvaluationError(str(err)) from err
     model, _, window_shape = load_model_from_checkpoint(checkpoint, dev, model_factory)
     if tuple(window_shape) != tuple(cache.window_shape):

@@ -9,11 +9,12 @@ device runs:
   float64 arrays; merging and dropping included), no :class:`~seizure.io.events.Event` is
   made;
 * each file's text is formatted in one pass and written with one ``write`` on the temporary
-  file's descriptor, then ``fsync`` and an atomic rename (:func:`atomic_write_fd`: 5 system
-  calls instead of ~10);
+  file's descriptor, then ``fsync`` and an atomic rename
+  (:func:`seizure.utils.fsio.atomic_write_bytes`: 5 system calls);
 * :class:`HypothesisWriter` is picklable and this module imports only numpy and the small
   event/format modules, so the writing runs in worker processes
-  (:func:`seizure.evaluation.evaluate.infer_records`) where its Python does not compete for
+  (:class:`~seizure.utils.pool.PipeWorkers`, started by :func:`shared_writer_processes` for
+  :func:`seizure.evaluation.evaluate.infer_records`) where its Python does not compete for
   the inference process's GIL (measured on the H100 machine: 8 writer threads held up the
   main thread's planning and launching, 2.0 s of a 2.75 s run).
 
@@ -24,8 +25,6 @@ handed to the original writers, which raise the same errors as before.
 from __future__ import annotations
 
 import math
-import os
-import tempfile
 import threading
 import time
 from dataclasses import dataclass
@@ -35,12 +34,13 @@ import numpy as np
 
 from seizure.io.events import SEIZURE, TERM, Event
 from seizure.scoring.postprocess import _run_max, cell_edges, smooth_probabilities
+from seizure.utils.fsio import atomic_write_bytes
+from seizure.utils.pool import PipeWorkers
 
 __all__ = [
     "EventArrays",
     "HypothesisWriter",
     "PostprocessParams",
-    "atomic_write_fd",
     "csv_bi_text",
     "event_arrays",
     "events_from_arrays",
@@ -164,30 +164,6 @@ def tsv_text(arrays: EventArrays, duration_s: float) -> str:
     return head + tail.join(rows) + tail
 
 
-def atomic_write_fd(path: str | Path, data: bytes) -> None:
-    """Write ``data`` to ``path`` atomically and durably, as
-    :func:`seizure.utils.fsio.atomic_write_bytes` does (temporary file beside ``path``,
-    mode 0600, ``fsync``, rename) with the fewest system calls."""
-    path = os.fspath(path)
-    folder, name = os.path.split(path)
-    fd, tmp = tempfile.mkstemp(prefix=f".{name}.", suffix=".tmp", dir=folder or ".")
-    try:
-        try:
-            view = memoryview(data)
-            while view:
-                view = view[os.write(fd, view) :]
-            os.fsync(fd)
-        finally:
-            os.close(fd)
-        os.replace(tmp, path)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except FileNotFoundError:
-            pass
-        raise
-
-
 def _npy_bytes(array: np.ndarray) -> bytes:
     """``np.save``'s bytes of a 1-D (or any C-contiguous) array."""
     import io
@@ -225,8 +201,8 @@ class HypothesisWriter:
             write_tsv(tsv_path, events, duration_s)
             return arrays
         folder.mkdir(parents=True, exist_ok=True)
-        atomic_write_fd(csv_path, csv_bi_text(arrays, duration_s, recording_id).encode())
-        atomic_write_fd(tsv_path, tsv_text(arrays, duration_s).encode())
+        atomic_write_bytes(csv_path, csv_bi_text(arrays, duration_s, recording_id).encode())
+        atomic_write_bytes(tsv_path, tsv_text(arrays, duration_s).encode())
         return arrays
 
 
@@ -243,154 +219,25 @@ def finish_recording(
     Returns (seconds taken, its events or None)."""
     t0 = time.perf_counter()
     if probs_path is not None:
-        atomic_write_fd(probs_path, _npy_bytes(probs))
+        atomic_write_bytes(probs_path, _npy_bytes(probs))
     arrays = None if writer is None else writer(recording_id, stem, duration_s, probs)
     return time.perf_counter() - t0, arrays
 
 
 # ------------------------------------------------------------------ writer processes
-# Worker processes started as ``python -c "...serve_writer()"``: they import this module and
-# numpy only (0.2 s), never the caller's ``__main__`` (multiprocessing's spawn and forkserver
-# start methods import it in every worker: torch for the benchmark and the CLI, ~1 s of CPU
-# each, and unguarded scripts would run again), and inherit no threads or CUDA state (fork).
 
+#: What the writer processes run (:class:`~seizure.utils.pool.PipeWorkers`: they import this
+#: module and numpy only, 0.2 s, never the caller's ``__main__``).
+FINISH_RECORDING = "seizure.evaluation.hypotheses:finish_recording"
 
-def serve_writer() -> None:
-    """Worker loop: read pickled :func:`finish_recording` arguments from stdin, write the
-    pickled ``(ok, result or exception)`` to stdout, until stdin closes."""
-    import pickle
-    import sys
-
-    stdin = sys.stdin.buffer
-    out = os.fdopen(os.dup(1), "wb")
-    os.dup2(2, 1)  # anything printed goes to stderr, not into the protocol
-    while True:
-        try:
-            job = pickle.load(stdin)
-        except EOFError:
-            return
-        try:
-            reply = (True, finish_recording(*job))
-        except Exception as err:  # sent back, re-raised by the caller
-            reply = (False, err)
-        try:
-            data = pickle.dumps(reply, protocol=pickle.HIGHEST_PROTOCOL)
-        except Exception:  # an unpicklable exception
-            data = pickle.dumps((False, RuntimeError(repr(reply[1]))))
-        out.write(data)
-        out.flush()
-
-
-class WriterProcesses:
-    """A pool of :func:`serve_writer` processes running :func:`finish_recording` jobs.
-
-    One thread of this process per worker hands it one job at a time (the thread waits in
-    ``read``, without the GIL). A worker that dies (or cannot start) is replaced by its
-    thread doing the jobs itself, so every job completes or raises its own error.
-    """
-
-    def __init__(self, workers: int) -> None:
-        import queue
-        import subprocess
-        import sys
-
-        import seizure
-
-        self.workers = int(workers)
-        self._jobs: queue.SimpleQueue = queue.SimpleQueue()
-        env = dict(os.environ)
-        root = str(Path(seizure.__file__).resolve().parent.parent)
-        env["PYTHONPATH"] = os.pathsep.join(p for p in (root, env.get("PYTHONPATH")) if p)
-        code = "from seizure.evaluation.hypotheses import serve_writer; serve_writer()"
-        self._procs: list = []
-        self._threads = []
-        for k in range(self.workers):
-            try:
-                proc = subprocess.Popen(
-                    [sys.executable, "-c", code],
-                    stdin=subprocess.PIPE,
-                    stdout=subprocess.PIPE,
-                    env=env,
-                )
-            except OSError:  # pragma: no cover - cannot start a process: write in threads
-                proc = None
-            self._procs.append(proc)
-            thread = threading.Thread(
-                target=self._serve, args=(proc,), name=f"seizure-writer-{k}", daemon=True
-            )
-            thread.start()
-            self._threads.append(thread)
-
-    def submit(self, job: tuple):
-        """Queue ``finish_recording(*job)``; returns its :class:`concurrent.futures.Future`."""
-        import concurrent.futures
-
-        future: concurrent.futures.Future = concurrent.futures.Future()
-        self._jobs.put((future, job))
-        return future
-
-    def _serve(self, proc) -> None:
-        import pickle
-
-        while True:
-            item = self._jobs.get()
-            if item is None:
-                break
-            future, job = item
-            if not future.set_running_or_notify_cancel():
-                continue
-            reply = None
-            if proc is not None:
-                try:
-                    pickle.dump(job, proc.stdin, protocol=pickle.HIGHEST_PROTOCOL)
-                    proc.stdin.flush()
-                    reply = pickle.load(proc.stdout)
-                except (OSError, EOFError, pickle.UnpicklingError):
-                    _stop(proc)  # the worker died: do its jobs here
-                    proc = None
-            if reply is None:
-                try:
-                    reply = (True, finish_recording(*job))
-                except Exception as err:
-                    reply = (False, err)
-            ok, value = reply
-            if ok:
-                future.set_result(value)
-            else:
-                future.set_exception(value)
-        if proc is not None:
-            _stop(proc)
-
-    def alive(self) -> bool:
-        """Whether every worker process is still running."""
-        return all(p is not None and p.poll() is None for p in self._procs)
-
-    def close(self) -> None:
-        """Finish the queued jobs, then stop the workers."""
-        for _ in self._threads:
-            self._jobs.put(None)
-        for thread in self._threads:
-            thread.join()
-
-
-def _stop(proc) -> None:
-    """Close a worker's pipes (it exits on end of input) and reap it."""
-    for pipe in (proc.stdin, proc.stdout):
-        try:
-            pipe.close()
-        except OSError:  # a dead worker's unflushed input
-            pass
-    proc.wait()
-
-
-_SHARED: WriterProcesses | None = None
+_SHARED: PipeWorkers | None = None
 _SHARED_LOCK = threading.Lock()
 
 
-def shared_writer_processes(workers: int) -> WriterProcesses:
-    """This process's :class:`WriterProcesses` with ``workers`` workers, started on first use
-    and kept (idle workers sleep) so that later calls do not pay the 0.2 s start again;
-    stopped at exit."""
+def shared_writer_processes(workers: int) -> PipeWorkers:
+    """This process's writer processes (:class:`~seizure.utils.pool.PipeWorkers` running
+    :func:`finish_recording`) with ``workers`` workers, started on first use and kept (idle
+    workers sleep) so that later calls do not pay the 0.2 s start again; stopped at exit."""
     import atexit
 
     global _SHARED
@@ -402,7 +249,7 @@ def shared_writer_processes(workers: int) -> WriterProcesses:
             pool.close()
         else:
             atexit.register(_close_shared)
-        _SHARED = WriterProcesses(workers)
+        _SHARED = PipeWorkers(workers, FINISH_RECORDING)
         return _SHARED
 
 

@@ -36,7 +36,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from seizure.evaluation.inference import plan_sequences
+from seizure.inference.plan import plan_sequences
 from seizure.training.errors import TrainingDataError
 
 __all__ = [
@@ -256,7 +256,7 @@ def train_plan(
 class EvalPlan:
     """Sequences that cover every window of a split exactly once in the kept outputs.
 
-    The tiling is the inference engine's (:func:`seizure.evaluation.inference.plan_sequences`
+    The tiling is the inference engine's (:func:`seizure.inference.plan.plan_sequences`
     without context): each recording of ``n >= T`` windows is tiled from window 0; when ``n``
     is not a multiple of ``T`` one more sequence ends at the last window and only its last
     ``n % T`` outputs are kept (``keep_from``). Recordings shorter than ``T`` are run alone

@@ -10,18 +10,21 @@ from __future__ import annotations
 
 import gc
 import os
-import shutil
 from dataclasses import dataclass
-from pathlib import Path
 
 import torch
 import torch.distributed as dist
 
-__all__ = ["DeviceError", "DistInfo", "any_rank", "broadcast_flag", "init_distributed", "shutdown"]
+from seizure.inference.device import gpu_hint, resolve_device
 
-
-class DeviceError(RuntimeError):
-    """The requested device cannot be used (e.g. ``--device cuda`` without CUDA)."""
+__all__ = [
+    "DistInfo",
+    "any_rank",
+    "broadcast_flag",
+    "device_notes",
+    "init_distributed",
+    "shutdown",
+]
 
 
 @dataclass(frozen=True)
@@ -44,57 +47,29 @@ class DistInfo:
         return self.world_size > 1
 
 
-def gpu_hint() -> str | None:
-    """A reason to believe a GPU exists although this PyTorch cannot use it, or None."""
-    if torch.cuda.is_available():
-        return None
-    if Path("/dev/nvidia0").exists() or shutil.which("nvidia-smi"):
-        build = "without CUDA support" if torch.version.cuda is None else "with CUDA"
-        return (
-            f"an NVIDIA GPU seems present but PyTorch {torch.__version__} (built {build}) "
-            "cannot use it; install a CUDA build of PyTorch to train on it"
-        )
-    return None
+def device_notes(requested: str, device: torch.device) -> list[str]:
+    """Messages for the user about the training device: a GPU that exists but is not used.
 
-
-def resolve_device(requested: str, local_rank: int = 0) -> tuple[torch.device, list[str]]:
-    """Pick the device for ``--device auto|cpu|cuda``.
+    Parameters
+    ----------
+    requested : str
+        The ``--device`` asked for.
+    device : torch.device
+        What :func:`~seizure.inference.device.resolve_device` made of it.
 
     Returns
     -------
-    device : torch.device
-    notes : list of str
-        Messages for the user: a GPU that exists but is not used.
-
-    Raises
-    ------
-    DeviceError
-        ``cuda`` requested but not available (the message says why, and what to do).
+    list of str
     """
-    notes: list[str] = []
-    if requested not in ("auto", "cpu", "cuda"):
-        raise DeviceError(
-            f"Invalid value for '--device': allowed 'auto', 'cpu', 'cuda', got {requested!r}"
-        )
-    has_cuda = torch.cuda.is_available()
-    if requested == "cuda" and not has_cuda:
-        hint = gpu_hint()
-        raise DeviceError(
-            "--device cuda was asked but CUDA is not available"
-            + (f" ({hint})" if hint else " (no GPU visible to PyTorch)")
-            + "; use --device cpu or --device auto"
-        )
-    if requested == "cpu" or not has_cuda:
-        if has_cuda:
-            notes.append(
-                f"note: a CUDA GPU ({torch.cuda.get_device_name(0)}) is available but "
-                "--device cpu was asked; training on the CPU"
-            )
-        elif (hint := gpu_hint()) is not None:
-            notes.append(f"note: {hint}; training on the CPU")
-        return torch.device("cpu"), notes
-    index = local_rank % max(1, torch.cuda.device_count())
-    return torch.device("cuda", index), notes
+    if device.type != "cpu":
+        return []
+    if torch.cuda.is_available():
+        return [
+            f"note: a CUDA GPU ({torch.cuda.get_device_name(0)}) is available but "
+            f"--device {requested} was asked; training on the CPU"
+        ]
+    hint = gpu_hint()
+    return [] if hint is None else [f"note: {hint}; training on the CPU"]
 
 
 def init_distributed(requested_device: str = "auto") -> tuple[DistInfo, list[str]]:
@@ -106,12 +81,18 @@ def init_distributed(requested_device: str = "auto") -> tuple[DistInfo, list[str
     -------
     info : DistInfo
     notes : list of str
-        Device notes (see :func:`resolve_device`).
+        Device notes (see :func:`device_notes`).
+
+    Raises
+    ------
+    seizure.inference.device.DeviceError
+        The device cannot be used (see :func:`~seizure.inference.device.resolve_device`).
     """
     world_size = int(os.environ.get("WORLD_SIZE", "1"))
     rank = int(os.environ.get("RANK", "0"))
     local_rank = int(os.environ.get("LOCAL_RANK", "0"))
-    device, notes = resolve_device(requested_device, local_rank)
+    device = resolve_device(requested_device, local_rank)
+    notes = device_notes(requested_device, device)
     initialized_here = False
     if world_size > 1 and not dist.is_initialized():
         if device.type == "cuda":

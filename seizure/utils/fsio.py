@@ -36,15 +36,45 @@ def atomic_open(path: str | Path, mode: str = "w", **kwargs) -> Iterator[IO]:
 
 
 def atomic_write_text(path: str | Path, text: str) -> None:
-    """Write ``text`` to ``path`` atomically."""
-    with atomic_open(path, "w", encoding="utf-8") as handle:
-        handle.write(text)
+    """Write ``text`` to ``path`` atomically (UTF-8; see :func:`atomic_write_bytes`)."""
+    atomic_write_bytes(path, text.encode("utf-8"))
 
 
 def atomic_write_bytes(path: str | Path, data: bytes) -> None:
-    """Write ``data`` to ``path`` atomically."""
-    with atomic_open(path, "wb") as handle:
-        handle.write(data)
+    """Write ``data`` to ``path`` atomically and durably, with the fewest system calls.
+
+    A temporary file beside ``path`` (mode 0600, as :func:`atomic_open`'s) gets ``data`` in
+    one ``write`` on its descriptor, is ``fsync``-ed and renamed over ``path``: 5 system calls
+    where a buffered file object takes about 10 (hypothesis files are written hundreds a
+    second). The parent folder is created when missing. On an exception the temporary file
+    is removed and ``path`` is untouched.
+
+    Parameters
+    ----------
+    path : str or Path
+    data : bytes
+    """
+    path = os.fspath(path)
+    folder, name = os.path.split(path)
+    folder = folder or "."
+    try:
+        fd, tmp = tempfile.mkstemp(prefix=f".{name}.", suffix=".tmp", dir=folder)
+    except FileNotFoundError:
+        os.makedirs(folder, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=f".{name}.", suffix=".tmp", dir=folder)
+    try:
+        try:
+            view = memoryview(data)
+            while view:
+                view = view[os.write(fd, view) :]
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(tmp)
+        raise
 
 
 def refuse_overlap(output: str | Path, inputs: Iterable[str | Path | None], what: str) -> None:

@@ -1,6 +1,6 @@
-"""The two device queues of the streaming inference pipeline: copies and compute.
+"""The two device queues of the inference engine: copies and compute.
 
-:class:`~seizure.evaluation.inference.Predictor` stages its work on two in-order queues, a
+:class:`~seizure.inference.engine.Predictor` stages its work on two in-order queues, a
 *copy* queue (host-to-device copies of input batches) and a *compute* queue (conversion, the
 model, the copy of the probabilities back), ordered against each other and against the host
 with events. :class:`CudaQueues` is the real thing (a side CUDA stream, and the stream
@@ -159,7 +159,7 @@ class _Worker:
 
 
 class EmulatedQueues:
-    """The copy and compute queues as two CPU threads (tests, and ``--staged`` benchmarks).
+    """The copy and compute queues as two CPU threads (tests, and ``--emulate-device`` benchmarks).
 
     Parameters
     ----------

@@ -1,8 +1,8 @@
-"""The staged inference pipeline on a CUDA device: real streams and events.
+"""The inference engine's staged path on a CUDA device: real streams and events.
 
 Skipped without CUDA (the ``gpu`` marker). The same ordering runs on the CPU with emulated
-queues in ``test_evaluate_inference.py``; here the CUDA queues must give the same numbers as
-the plain CPU pipeline, whatever the copies' lead over the model, with float16 windows read
+queues in ``test_inference_engine.py``; here the CUDA queues must give the same numbers as
+the plain CPU path, whatever the copies' lead over the model, with float16 windows read
 from ``.npy`` files into pinned buffers and float32 windows (used in place on the device).
 Batches of a few MB and a model of many small kernels make the host queue far ahead of the
 device, so that a missing wait would show. Under a minute, most of it compiling the model.
@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 import torch
 
-from seizure.evaluation.inference import Predictor
+from seizure.inference.engine import EngineTuning, Predictor
 
 pytestmark = pytest.mark.gpu
 
@@ -63,8 +63,14 @@ def test_cuda_stream_pipeline_matches_the_cpu(
     recs = recordings if storage == "float16" else recordings32
     kw = dict(sequence_windows=10, context_windows=2, batch_sequences=64, amp=False)
     cpu = dict(Predictor(model_cls(), device="cpu", **kw).predict(recs))
-    predictor = Predictor(model_cls(), device="cuda", compile="never", reader_threads=4, **kw)
-    predictor.copy_ahead = copy_ahead
+    predictor = Predictor(
+        model_cls(),
+        device="cuda",
+        compile="never",
+        reader_threads=4,
+        tuning=EngineTuning(copy_ahead=copy_ahead),
+        **kw,
+    )
     for _ in range(2):  # the second call reuses the buffers
         gpu = dict(predictor.predict(recs))
         for key, probs in cpu.items():
