@@ -32,6 +32,7 @@ below 0.85 -> ``dev``, else ``eval`` (the same on every machine and Python versi
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import os
 import re
@@ -259,12 +260,23 @@ def _classify(edf: Path, root: Path) -> dict:
 
 
 def _edf_files(root: Path) -> list[Path]:
+    """EDF/BDF files under ``root``; a symbolic link that loops is refused naming it."""
     found: list[Path] = []
     for dirpath, dirnames, filenames in os.walk(root):
         dirnames[:] = sorted(d for d in dirnames if not d.startswith("."))
         for name in sorted(filenames):
             if name.lower().endswith(_EDF_SUFFIXES) and not name.startswith("."):
-                found.append(Path(dirpath) / name)
+                path = Path(dirpath) / name
+                try:
+                    path.stat()
+                except OSError as exc:
+                    if exc.errno == errno.ELOOP:
+                        raise InputFileError(
+                            path,
+                            "symbolic link loop (following the link leads back to it): "
+                            "remove the link or point it at the recording",
+                        ) from None
+                found.append(path)
     return found
 
 
@@ -289,7 +301,8 @@ def discover(corpus_dir: str | Path, split_file: str | Path | None = None) -> li
     Raises
     ------
     InputFileError
-        Missing corpus folder, no EDF/BDF file in it, two recordings with the same id (or
+        Missing corpus folder, no EDF/BDF file in it, an EDF/BDF name that is a symbolic
+        link loop, two recordings with the same id (or
         ids that differ only in letter case), a patient whose path puts recordings in two
         splits, or a bad split file.
     """

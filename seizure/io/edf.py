@@ -16,6 +16,10 @@ Size policy (the header's record count against the file size):
   complete records in the file, with a warning;
 - ``strict=True`` turns each of these warnings into an :class:`InputFileError`.
 
+Absurd header values are refused naming the field: a data record longer than, or records
+adding up to more than, 7 days (:data:`seizure.io.events.MAX_RECORDING_SECONDS`), and a
+signal sampled faster than :data:`MAX_SAMPLE_RATE_HZ`.
+
 Values are returned in microvolts as float32: each voltage channel is scaled by its header
 unit (``uV``/``µV`` 1, ``mV`` 1e3, ``V`` 1e6, ``nV`` 1e-3); an empty unit is taken as
 microvolts with a warning; other units (``%``, ``bpm``) keep their values and are named in
@@ -35,12 +39,17 @@ from pathlib import Path
 import numpy as np
 
 from seizure.io.channels import normalize_label, unique_labels
+from seizure.io.events import MAX_RECORDING_SECONDS, duration_problem
 from seizure.io.recording import Recording
 from seizure.utils.errors import InputFileError
 
 #: Channels sampled below this rate (Hz) are skipped unless ``include_low_rate=True`` (the
 #: 1 Hz ``IBI``, ``BURSTS``, ``SUPPR`` detector outputs in TUSZ files).
 LOW_RATE_HZ = 10.0
+
+#: Fastest sampling rate accepted (Hz): above any EEG amplifier (intracranial systems record
+#: at up to 30-50 kHz); a faster one is a corrupt record duration or sample count.
+MAX_SAMPLE_RATE_HZ = 1e6
 
 #: Physical dimension (lower case) -> factor to microvolts.
 VOLTAGE_UNITS: dict[str, float] = {
@@ -311,6 +320,12 @@ def read_edf_header(path: str | Path, *, strict: bool = False) -> EdfHeader:
         raise InputFileError(
             path, f"invalid header: data record duration {record_duration:g} s (must be > 0)"
         )
+    if record_duration > MAX_RECORDING_SECONDS:
+        raise InputFileError(
+            path,
+            f"invalid header field 'duration of a data record': {record_duration:g} s "
+            f"{duration_problem(record_duration)}",
+        )
     if n_records_header < -1:
         raise InputFileError(path, f"invalid header: {n_records_header} data records")
 
@@ -354,6 +369,13 @@ def read_edf_header(path: str | Path, *, strict: bool = False) -> EdfHeader:
         if not bad:
             if entry["samples_per_record"] < 1:
                 bad.append(f"samples_per_record {entry['samples_per_record']} (must be >= 1)")
+            elif entry["samples_per_record"] / record_duration > MAX_SAMPLE_RATE_HZ:
+                bad.append(
+                    f"samples_per_record {entry['samples_per_record']} in "
+                    f"{record_duration:g} s records is "
+                    f"{entry['samples_per_record'] / record_duration:g} Hz "
+                    f"(more than {MAX_SAMPLE_RATE_HZ:g} Hz)"
+                )
             if not is_annotation and entry["digital_max"] <= entry["digital_min"]:
                 bad.append(
                     f"digital range [{entry['digital_min']}, {entry['digital_max']}] is empty"
@@ -436,6 +458,13 @@ def read_edf_header(path: str | Path, *, strict: bool = False) -> EdfHeader:
             )
         if n_records == 0:
             raise InputFileError(path, f"no data record: {stated}")
+    if n_records * record_duration > MAX_RECORDING_SECONDS:
+        raise InputFileError(
+            path,
+            f"invalid header: {n_records} data records of {record_duration:g} s make "
+            f"{n_records * record_duration:g} s, more than the {MAX_RECORDING_SECONDS:.0f} s "
+            "(7 days) accepted for one recording",
+        )
     if file_format.endswith("+D"):
         warnings.append(
             f"{path}: {file_format} (discontinuous) recording: data records are concatenated "

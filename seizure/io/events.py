@@ -17,6 +17,36 @@ SEIZURE = "seiz"
 BACKGROUND = "bckg"
 TERM = "TERM"
 
+#: Longest recording accepted, in seconds (7 days). The longest single files of the corpora we
+#: read last hours (TUSZ, CHB-MIT) to about a day (Siena, long-term monitoring exports); a
+#: week leaves room for multi-day files while refusing durations that can only be typing or
+#: unit errors (``1e10`` s is 317 years, and scoring it at 1 Hz would allocate 9.3 GiB).
+MAX_RECORDING_SECONDS = 7 * 24 * 3600.0
+
+
+def duration_problem(seconds: float) -> str | None:
+    """Why ``seconds`` cannot be a recording duration, or None when it can.
+
+    Parameters
+    ----------
+    seconds : float
+        A recording duration in seconds.
+
+    Returns
+    -------
+    str or None
+        ``"must be > 0"`` or ``"exceeds the 604800 s (7 days) limit"`` style text, to follow
+        the value in a message; None for a duration in ``(0, MAX_RECORDING_SECONDS]``.
+    """
+    if not seconds > 0:  # also catches NaN
+        return "must be > 0"
+    if seconds > MAX_RECORDING_SECONDS:
+        return (
+            f"exceeds the {MAX_RECORDING_SECONDS:.0f} s (7 days) limit on one recording "
+            "(a unit or typing error?)"
+        )
+    return None
+
 
 @dataclass(frozen=True, order=True)
 class Event:

@@ -6,7 +6,7 @@ import math
 from collections.abc import Mapping
 from pathlib import Path
 
-from seizure.io.events import BACKGROUND, SEIZURE
+from seizure.io.events import BACKGROUND, SEIZURE, duration_problem
 from seizure.utils.errors import InputFileError
 
 #: TUSZ seizure types; each maps to ``seiz`` unless a ``label_map`` keeps it.
@@ -76,6 +76,16 @@ def parse_seconds(text: str, what: str, path: Path, line_no: int | None) -> floa
         raise InputFileError(
             path, f"{where(line_no)}{what} must be a finite number >= 0, got {text.strip()!r}"
         )
+    return value
+
+
+def parse_duration(text: str, what: str, path: Path, line_no: int | None) -> float:
+    """Parse a recording duration in seconds, in ``(0, MAX_RECORDING_SECONDS]``, or raise
+    naming file and line (see :data:`seizure.io.events.MAX_RECORDING_SECONDS`)."""
+    value = parse_seconds(text, what, path, line_no)
+    problem = duration_problem(value)
+    if problem is not None:
+        raise InputFileError(path, f"{where(line_no)}{what} {text.strip()!r} s {problem}")
     return value
 
 

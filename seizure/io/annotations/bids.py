@@ -19,6 +19,7 @@ from ._common import (
     check_interval,
     normalize_annotation_label,
     parse_confidence,
+    parse_duration,
     parse_seconds,
     read_text,
 )
@@ -98,7 +99,7 @@ def read_tsv(path: str | Path, label_map: Mapping[str, str] | None = None) -> An
         if "recordingDuration" in columns:
             rd = fields[columns["recordingDuration"]]
             if rd.lower() not in ("", "n/a"):
-                value = parse_seconds(rd, "recordingDuration", path, line_no)
+                value = parse_duration(rd, "recordingDuration", path, line_no)
                 if duration is not None and value != duration:
                     raise InputFileError(
                         path,

@@ -22,6 +22,7 @@ from ._common import (
     check_interval,
     normalize_annotation_label,
     parse_confidence,
+    parse_duration,
     parse_seconds,
     read_text,
 )
@@ -75,12 +76,14 @@ def read_csv(path: str | Path, label_map: Mapping[str, str] | None = None) -> An
     ------
     InputFileError
         Unreadable file, missing header row, a row with the wrong number of fields, a
-        non-numeric or negative time, ``stop < start``, or an unknown label; the message
-        names the file and the line number.
+        non-numeric or negative time, ``stop < start``, an unknown label, a ``# duration``
+        that is not in ``(0, 7 days]``, or two ``# duration`` lines that disagree (the same
+        value repeated is accepted); the message names the file and the line number.
     """
     path = Path(path)
     text = read_text(path)
     duration: float | None = None
+    duration_line = 0
     columns: dict[str, int] | None = None
     lowered: list[str] = []
     n_fields = 0
@@ -93,7 +96,14 @@ def read_csv(path: str | Path, label_map: Mapping[str, str] | None = None) -> An
         if line.startswith("#"):
             m = _DURATION_RE.match(line[1:].strip())
             if m:
-                duration = parse_seconds(m.group(1), "duration", path, line_no)
+                value = parse_duration(m.group(1), "duration", path, line_no)
+                if duration is not None and value != duration:
+                    raise InputFileError(
+                        path,
+                        f"line {line_no}: a second '# duration' ({value:g} s) contradicts "
+                        f"line {duration_line} ({duration:g} s); keep one",
+                    )
+                duration, duration_line = value, line_no
             continue
         fields = [f.strip() for f in line.split(",")]
         if columns is None:
@@ -352,11 +362,17 @@ def read_lbl(path: str | Path, label_map: Mapping[str, str] | None = None) -> An
             m = _SYMBOLS_RE.match(line)
             try:
                 table = ast.literal_eval(m.group(2)) if m else None
-            except (ValueError, SyntaxError):
-                table = None
-            if not isinstance(table, dict):
-                raise InputFileError(path, f"line {line_no}: malformed symbols line {line!r}")
-            symbols[int(m.group(1))] = {int(k): str(v) for k, v in table.items()}
+            except (ValueError, TypeError, SyntaxError, MemoryError, RecursionError):
+                table = None  # e.g. "{[1]: 'x'}" (unhashable key) or nesting too deep
+            if not isinstance(table, dict) or not all(
+                type(k) is int and isinstance(v, str) for k, v in table.items()
+            ):
+                raise InputFileError(
+                    path,
+                    f"line {line_no}: malformed symbols line {line!r}: expected "
+                    "'symbols[L] = {0: 'null', 1: 'spsw', ...}' (integer slots, label strings)",
+                )
+            symbols[int(m.group(1))] = dict(table)
             continue
         if line.startswith("label"):
             events.append(_lbl_event(line, line_no, path, montage, symbols, label_map, warnings))
