@@ -12,7 +12,9 @@ from click.testing import CliRunner
 
 from seizure.cli import main
 
-ALL_KEYS = {"ovlp", "taes", "epoch", "dpalign", "szcore_event", "szcore_sample", "files"}
+ALL_KEYS = {
+    "ovlp", "taes", "epoch", "dpalign", "szcore_event", "szcore_sample", "files", "warnings"
+}  # fmt: skip
 ENTRY_KEYS = {
     "sensitivity",
     "specificity",
@@ -69,7 +71,8 @@ def test_json_file(corpus: Path) -> None:
     data = json.loads(out.read_text())
     assert set(data) == ALL_KEYS
     assert data["files"] == 2
-    for method in ALL_KEYS - {"files"}:
+    assert data["warnings"] == []
+    for method in ALL_KEYS - {"files", "warnings"}:
         assert ENTRY_KEYS <= set(data[method])
         assert 0 <= data[method]["sensitivity"] <= 1
         assert data[method]["total_duration_s"] == 5400
@@ -85,9 +88,9 @@ def test_json_to_stdout_and_method_selection(corpus: Path) -> None:
     r = run(str(corpus / "ref"), str(corpus / "hyp"), "--json", "-", "--method", "taes,ovlp")
     assert r.exit_code == 0, r.output
     data = json.loads(r.stdout)
-    assert set(data) == {"ovlp", "taes", "files"}
+    assert set(data) == {"ovlp", "taes", "files", "warnings"}
     r = run(str(corpus / "ref"), str(corpus / "hyp"), "--json", "-", "--method", "szcore")
-    assert set(json.loads(r.stdout)) == {"szcore_event", "szcore_sample", "files"}
+    assert set(json.loads(r.stdout)) == {"szcore_event", "szcore_sample", "files", "warnings"}
 
 
 def test_list_files(corpus: Path) -> None:

@@ -100,9 +100,12 @@ def command(
     rules and with SzCORE's event and sample scoring (timescoring), pooled over recordings;
     the total duration is the sum of the reference '# duration' headers.
 
-    A missing hypothesis counts as no detections; it and any duration mismatch are reported
-    on standard error. Exit status: 0 on success, 1 on unreadable or malformed data, 2 on
-    usage errors.
+    A missing hypothesis counts as no detections; a list line that repeats an earlier one is
+    scored once; a reference whose duration disagrees with the EDF beside it is scored over
+    the EDF's duration. Each such problem is a warning on standard error (and in the
+    "warnings" list of --json). A recording listed twice with different files, two
+    conflicting '# duration' lines, or a duration outside (0 s, 7 days] is refused. Exit
+    status: 0 on success, 1 on unreadable or malformed data, 2 on usage errors.
     """
     cfg = resolve_config(config_files, overrides)
     from seizure.scoring.score import ScoreParams, check_methods, score_files
@@ -128,7 +131,8 @@ def command(
 
     data = report.to_dict()
     if json_path is not None:
-        text = json.dumps(data, indent=2, allow_nan=False) + "\n"
+        text = json.dumps({**data, "warnings": report.warnings}, indent=2, allow_nan=False)
+        text += "\n"
         if str(json_path) == "-":
             sys.stdout.write(text)
         else:

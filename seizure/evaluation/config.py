@@ -2,8 +2,69 @@
 
 from __future__ import annotations
 
+import math
+import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Literal
+
+from seizure.utils.errors import invalid_value
+
+#: Fastest SzCORE sample-scoring mask accepted, in Hz: 1 ms resolution, finer than any
+#: annotation's onset precision; a 7-day recording then takes two masks of 605 MB each.
+MAX_SZCORE_FS_HZ = 1000
+
+
+def check_scoring_settings(
+    epoch_s: float,
+    dpalign_penalties: Sequence[float],
+    patient_regex: str,
+    szcore_fs_hz: int,
+    *,
+    prefix: str = "evaluate.",
+    epoch_key: str = "epoch_seconds",
+) -> None:
+    """Refuse scoring settings that cannot be scored with.
+
+    Parameters
+    ----------
+    epoch_s : float
+        EPOCH scorer epoch in seconds; must be > 0.
+    dpalign_penalties : sequence of 3 float
+        DPALIGN deletion, insertion and substitution penalties; each finite and >= 0 (a
+        negative penalty rewards the edit and makes the alignment meaningless).
+    patient_regex : str
+        Must compile as a Python regular expression.
+    szcore_fs_hz : int
+        SzCORE mask rate in Hz; in ``[1, MAX_SZCORE_FS_HZ]``.
+    prefix, epoch_key : str
+        How the keys are named in messages (``evaluate.epoch_seconds`` by default).
+
+    Raises
+    ------
+    ValueError
+        ``Invalid value for 'evaluate.x': allowed ..., got ... instead`` for the first bad
+        setting (a bad regular expression also gives the regex engine's reason).
+    """
+    if not epoch_s > 0 or not math.isfinite(epoch_s):
+        raise invalid_value(prefix + epoch_key, epoch_s, "a finite number of seconds > 0")
+    penalties = tuple(dpalign_penalties)
+    if len(penalties) != 3 or not all(math.isfinite(p) and p >= 0 for p in penalties):
+        raise invalid_value(
+            prefix + "dpalign_penalties",
+            list(penalties),
+            "three finite penalties >= 0 (deletion, insertion, substitution)",
+        )
+    if not 1 <= szcore_fs_hz <= MAX_SZCORE_FS_HZ:
+        raise invalid_value(
+            prefix + "szcore_fs_hz", szcore_fs_hz, f"an integer rate in [1, {MAX_SZCORE_FS_HZ}] Hz"
+        )
+    try:
+        re.compile(patient_regex)
+    except re.error as err:
+        raise invalid_value(
+            prefix + "patient_regex", patient_regex, f"a Python regular expression ({err})"
+        ) from None
 
 
 @dataclass(frozen=True)
@@ -84,3 +145,8 @@ class EvaluateConfig:
     sweep_points: int = 49
     fa_budgets_per_24h: tuple[float, ...] = (1.0, 6.75, 10.0)
     select_fa_per_24h: float | None = None
+
+    def __post_init__(self) -> None:
+        check_scoring_settings(
+            self.epoch_seconds, self.dpalign_penalties, self.patient_regex, self.szcore_fs_hz
+        )

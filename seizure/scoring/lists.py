@@ -11,6 +11,12 @@ Pairing: two list files pair line by line, as NEDC does (a differing recording n
 reported); in every other combination files pair by recording name (the file name without
 its annotation suffix). A reference without hypothesis is kept with ``hyp=None`` (scored as
 no detections); hypotheses without reference are reported and ignored.
+
+Each recording is scored once. A list line that repeats an earlier one (the same file, and
+in two list files the same hypothesis too) is reported and skipped; the same reference
+listed again with another hypothesis, or two different files of one recording name in a
+list, are refused naming the list and both lines. A list file saved with a UTF-8 byte-order
+mark (Windows editors) is read without it.
 """
 
 from __future__ import annotations
@@ -92,19 +98,25 @@ def read_list(path: str | Path) -> list[Path]:
     Returns
     -------
     list of Path
-        Absolute-or-list-relative paths, in file order (existence is not checked here).
+        Absolute-or-list-relative paths, in file order (existence is not checked here). A
+        leading UTF-8 byte-order mark is dropped.
 
     Raises
     ------
     InputFileError
         When the file cannot be read, or a line holds an undefined ``$VARIABLE``.
     """
+    return [item for _, item in _read_lines(path)]
+
+
+def _read_lines(path: str | Path) -> list[tuple[int, Path]]:
+    """:func:`read_list` with the line number of each path."""
     path = Path(path)
     try:
-        text = path.read_text()
+        text = path.read_text(encoding="utf-8-sig")
     except (OSError, UnicodeDecodeError) as err:
         raise InputFileError(path, f"cannot read list file ({err})") from err
-    out: list[Path] = []
+    out: list[tuple[int, Path]] = []
     for line_no, raw in enumerate(text.splitlines(), start=1):
         line = raw.strip()
         if not line or line.startswith("#"):
@@ -115,7 +127,7 @@ def read_list(path: str | Path) -> list[Path]:
                 path, f"line {line_no}: undefined environment variable in {line!r}"
             )
         item = Path(expanded)
-        out.append(item if item.is_absolute() else path.parent / item)
+        out.append((line_no, item if item.is_absolute() else path.parent / item))
     return out
 
 
@@ -148,8 +160,41 @@ def scan_folder(folder: str | Path) -> dict[str, Path]:
     return found
 
 
-def _entries(source: Path) -> list[Path]:
-    return read_list(source) if source.is_file() else list(scan_folder(source).values())
+def _same_file(a: Path | None, b: Path | None) -> bool:
+    if a is None or b is None:
+        return a is b
+    return os.path.normcase(os.path.abspath(a)) == os.path.normcase(os.path.abspath(b))
+
+
+def _entries(source: Path) -> list[tuple[int | None, Path]]:
+    """``(line, path)`` of a list file, or ``(None, path)`` of a folder's files."""
+    if source.is_file():
+        return _read_lines(source)
+    return [(None, p) for p in scan_folder(source).values()]
+
+
+def _first_listing(
+    source: Path,
+    line: int | None,
+    path: Path,
+    seen: dict[str, tuple[int | None, Path]],
+    warnings: list[str],
+) -> bool:
+    """True the first time a recording is met; False (with a warning) when ``line`` repeats
+    the file of an earlier line. Another file of the same recording name is refused."""
+    name = recording_name(path)
+    if name not in seen:
+        seen[name] = (line, path)
+        return True
+    first_line, first = seen[name]
+    if _same_file(first, path):
+        warnings.append(f"{source}: line {line} repeats line {first_line} ({path}); scored once")
+        return False
+    raise InputFileError(
+        source,
+        f"lines {first_line} and {line} name two files of recording {name!r} ({first} and "
+        f"{path}); each recording is scored once: remove or rename one",
+    )
 
 
 def pair_inputs(ref: str | Path, hyp: str | Path) -> Pairing:
@@ -163,14 +208,16 @@ def pair_inputs(ref: str | Path, hyp: str | Path) -> Pairing:
     Returns
     -------
     Pairing
-        ``pairs`` in reference order; ``warnings`` name hypotheses without reference,
-        list entries whose names differ, and list lengths that differ.
+        ``pairs`` in reference order, one per recording; ``warnings`` name hypotheses
+        without reference, list entries whose names differ, list lengths that differ and
+        repeated list lines (skipped).
 
     Raises
     ------
     InputFileError
-        When ``ref`` or ``hyp`` does not exist, a list cannot be read, or there is no
-        reference file at all.
+        When ``ref`` or ``hyp`` does not exist, a list cannot be read, there is no
+        reference file at all, a reference is listed twice with different hypotheses, or a
+        list names two files of one recording.
     """
     ref, hyp = Path(ref), Path(hyp)
     for what, path in (("reference", ref), ("hypothesis", hyp)):
@@ -180,30 +227,44 @@ def pair_inputs(ref: str | Path, hyp: str | Path) -> Pairing:
     refs = _entries(ref)
     if not refs:
         raise InputFileError(ref, "no reference annotation files found")
+    seen: dict[str, tuple[int | None, Path]] = {}
     if ref.is_file() and hyp.is_file():
-        hyps = read_list(hyp)
+        hyps = _read_lines(hyp)
         if len(hyps) != len(refs):
             out.warnings.append(
                 f"{hyp}: {len(hyps)} hypothesis entries for {len(refs)} references; "
                 "pairing line by line"
             )
-        for i, r in enumerate(refs):
-            h = hyps[i] if i < len(hyps) else None
-            if h is not None and recording_name(h) != recording_name(r):
-                out.warnings.append(
-                    f"{hyp}: line {i + 1} names {recording_name(h)!r} but reference line "
-                    f"{i + 1} names {recording_name(r)!r}; paired by position"
+        hyp_of: dict[str, Path | None] = {}
+        for i, (line, r) in enumerate(refs):
+            h = hyps[i][1] if i < len(hyps) else None
+            name = recording_name(r)
+            if name in seen and _same_file(seen[name][1], r) and not _same_file(hyp_of[name], h):
+                raise InputFileError(
+                    ref,
+                    f"line {line} lists {r} again (first on line {seen[name][0]}) with "
+                    f"another hypothesis ({h}, not {hyp_of[name]}); list each recording once",
                 )
-            out.pairs.append(FilePair(recording_name(r), r, h))
-        for h in hyps[len(refs) :]:
+            if not _first_listing(ref, line, r, seen, out.warnings):
+                continue
+            hyp_of[name] = h
+            if h is not None and recording_name(h) != name:
+                out.warnings.append(
+                    f"{hyp}: line {hyps[i][0]} names {recording_name(h)!r} but reference line "
+                    f"{line} names {name!r}; paired by position"
+                )
+            out.pairs.append(FilePair(name, r, h))
+        for _, h in hyps[len(refs) :]:
             out.warnings.append(f"{h}: hypothesis without reference, ignored")
         return out
-    by_name = {recording_name(h): h for h in _entries(hyp)}
-    seen: set[str] = set()
-    for r in refs:
-        name = recording_name(r)
-        seen.add(name)
-        out.pairs.append(FilePair(name, r, by_name.get(name)))
+    hyp_seen: dict[str, tuple[int | None, Path]] = {}
+    for line, h in _entries(hyp):
+        _first_listing(hyp, line, h, hyp_seen, out.warnings)
+    by_name = {name: h for name, (_, h) in hyp_seen.items()}
+    for line, r in refs:
+        if _first_listing(ref, line, r, seen, out.warnings):
+            name = recording_name(r)
+            out.pairs.append(FilePair(name, r, by_name.get(name)))
     for name, h in by_name.items():
         if name not in seen:
             out.warnings.append(f"{h}: hypothesis without reference, ignored")

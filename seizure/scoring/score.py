@@ -25,12 +25,14 @@ from __future__ import annotations
 import math
 import re
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
+from seizure.evaluation.config import check_scoring_settings
 from seizure.io.annotations import read_annotation
-from seizure.io.events import Annotation
+from seizure.io.edf import read_edf_header
+from seizure.io.events import Annotation, duration_problem
 from seizure.scoring.lists import pair_inputs, recording_name
 from seizure.scoring.nedc import (
     NEDC_METHODS,
@@ -65,6 +67,11 @@ class ScoreParams:
         whole match; the whole name when it does not match).
     szcore_fs_hz : int
         SzCORE mask rate in Hz.
+
+    Raises
+    ------
+    ValueError
+        A setting :func:`~seizure.evaluation.config.check_scoring_settings` refuses.
     """
 
     epoch_s: float = 0.25
@@ -73,18 +80,14 @@ class ScoreParams:
     szcore_fs_hz: int = 1
 
     def __post_init__(self) -> None:
-        if not self.epoch_s > 0:
-            raise ValueError(f"Invalid value for 'epoch_s': expected > 0, got {self.epoch_s!r}")
-        if self.szcore_fs_hz < 1:
-            raise ValueError(
-                f"Invalid value for 'szcore_fs_hz': expected >= 1, got {self.szcore_fs_hz!r}"
-            )
-        try:
-            re.compile(self.patient_regex)
-        except re.error as err:
-            raise ValueError(
-                f"Invalid value for 'patient_regex': {self.patient_regex!r} ({err})"
-            ) from err
+        check_scoring_settings(
+            self.epoch_s,
+            self.dpalign_penalties,
+            self.patient_regex,
+            self.szcore_fs_hz,
+            prefix="",
+            epoch_key="epoch_s",
+        )
 
     @classmethod
     def from_config(cls, config: Any) -> ScoreParams:
@@ -310,6 +313,12 @@ def score_recordings(
     Returns
     -------
     ScoreReport
+
+    Raises
+    ------
+    ValueError
+        A duration that is not in ``(0, MAX_RECORDING_SECONDS]`` (7 days; see
+        :data:`seizure.io.events.MAX_RECORDING_SECONDS`), naming the recording.
     """
     methods = check_methods(methods)
     params = params or ScoreParams()
@@ -320,6 +329,9 @@ def score_recordings(
     duration = 0.0
     for name, ref_events, hyp_events, duration_s in recordings:
         duration_s = float(duration_s)
+        problem = duration_problem(duration_s)
+        if problem is not None:
+            raise ValueError(f"{name}: recording duration {duration_s:g} s {problem}")
         ref = as_intervals(ref_events, duration_s)
         hyp = as_intervals(hyp_events, duration_s)
         files += 1
@@ -357,7 +369,8 @@ def score_recordings(
 
 def _duration(ref: Annotation, hyp: Annotation | None, name: str, warnings: list[str]) -> float:
     """The recording duration: the reference's header, else the hypothesis', else the last
-    reference event's stop (TSE/LBL files list every interval, background included)."""
+    reference event's stop (TSE/LBL files list every interval, background included); one
+    outside ``(0, 7 days]`` is refused naming the reference file."""
     if ref.duration is not None:
         duration = float(ref.duration)
     elif hyp is not None and hyp.duration is not None:
@@ -373,6 +386,9 @@ def _duration(ref: Annotation, hyp: Annotation | None, name: str, warnings: list
         warnings.append(
             f"{name}: no duration stated; using the last reference event's stop ({duration:g} s)"
         )
+    problem = duration_problem(duration)
+    if problem is not None:
+        raise InputFileError(ref.source, f"recording duration {duration:g} s {problem}")
     if hyp is not None and hyp.duration is not None:
         if round(float(hyp.duration), 4) != round(duration, 4):
             warnings.append(
@@ -409,6 +425,11 @@ def score_pairs(
     -------
     ScoreReport
         Its ``warnings`` hold duration mismatches and the annotations' own warnings.
+
+    Raises
+    ------
+    InputFileError
+        A recording whose duration is not in ``(0, 7 days]``, naming the reference file.
     """
     warnings: list[str] = []
     recs: list[Recording] = []
@@ -450,8 +471,11 @@ def score_files(
     Returns
     -------
     ScoreReport
-        ``warnings`` name missing hypotheses (scored as no detections), unpaired files and
-        duration mismatches.
+        ``warnings`` name missing hypotheses (scored as no detections), unpaired files,
+        repeated list lines (scored once) and duration mismatches. A reference beside its
+        signal file (``X.edf`` or ``X.bdf`` next to ``X.csv_bi``; ``X_eeg.edf`` next to
+        ``X_events.tsv``) whose duration differs from the signal's by more than
+        ``max(1 s, one data record)`` is scored over the signal's duration, with a warning.
 
     Raises
     ------
@@ -476,8 +500,44 @@ def score_files(
             hyp_ann = None
         else:
             hyp_ann = read_annotation(pair.hyp)
-        anns.append((ref_ann, hyp_ann))
+        anns.append((_with_signal_duration(ref_ann, pair.ref, warnings), hyp_ann))
         names.append(pair.name)
     report = score_pairs(anns, methods, params, names, keep_per_file)
     report.warnings = warnings + report.warnings
     return report
+
+
+def _signal_beside(ref: Path) -> Path | None:
+    """The EDF/BDF file of the recording an annotation file describes, when it sits beside
+    it (``X.csv_bi`` -> ``X.edf``; ``X_events.tsv`` -> ``X_eeg.edf``)."""
+    name = recording_name(ref)
+    stems = (name + "_eeg", name) if ref.name.lower().endswith("_events.tsv") else (name,)
+    for stem in stems:
+        for suffix in (".edf", ".bdf", ".EDF", ".BDF"):
+            candidate = ref.with_name(stem + suffix)
+            if candidate.is_file():
+                return candidate
+    return None
+
+
+def _with_signal_duration(ann: Annotation, ref: Path, warnings: list[str]) -> Annotation:
+    """``ann`` with the duration of the signal file beside ``ref`` when its own differs by
+    more than ``max(1 s, one data record)`` (the signal holds what was recorded; a stated
+    duration beyond it would dilute the false-alarm rate), with a warning."""
+    if ann.duration is None:
+        return ann
+    signal = _signal_beside(ref)
+    if signal is None:
+        return ann
+    try:
+        header = read_edf_header(signal)
+    except InputFileError as err:
+        warnings.append(f"{ref}: cannot check its duration against {signal.name} ({err.reason})")
+        return ann
+    if abs(float(ann.duration) - header.duration_s) <= max(1.0, header.record_duration_s):
+        return ann
+    warnings.append(
+        f"{ref}: states a duration of {float(ann.duration):g} s but {signal.name} beside it "
+        f"lasts {header.duration_s:g} s; scored over the recording's {header.duration_s:g} s"
+    )
+    return replace(ann, duration=header.duration_s)
