@@ -255,7 +255,34 @@ def _load_header(root: Path) -> dict[str, Any]:
             f"{path}: cache format version {header.get('version')!r}, this package reads "
             f"version {CACHE_VERSION}; rebuild it with 'seizure preprocess ... --force'"
         )
+    missing = [key for key in _HEADER_KEYS if key not in header]
+    wrong = [
+        key
+        for key, kind in _HEADER_KEYS.items()
+        if key in header and not isinstance(header[key], kind)
+    ]
+    if missing or wrong:
+        problems = ([f"missing {', '.join(missing)}"] if missing else []) + (
+            [f"malformed {', '.join(wrong)}"] if wrong else []
+        )
+        raise CacheError(
+            f"{path}: damaged cache header ({'; '.join(problems)}); rebuild the cache with "
+            f"'seizure preprocess CORPUS {root} --force'"
+        )
     return header
+
+
+#: Keys every ``cache.json`` holds, with the JSON type of their value.
+_HEADER_KEYS: dict[str, type | tuple[type, ...]] = {
+    "fingerprint": str,
+    "preprocess": dict,
+    "window_shape": list,
+    "window_seconds": (int, float),
+    "stride_seconds": (int, float),
+    "sample_rate_hz": (int, float),
+    "channels": list,
+    "storage_dtype": str,
+}
 
 
 def open_or_create(
