@@ -224,13 +224,22 @@ def claim_output_folder(
         When another process is writing into it.
     """
     folder = Path(folder)
-    refuse_overlap(folder, inputs, kind.what)
+    refuse_overlap(folder, [p for p in inputs if p is not None and _resolvable(p)], kind.what)
     _refuse_foreign(folder, kind)
     with exclusive_folder(folder, kind.what):
         _refuse_foreign(folder, kind)  # as it is now that no one else writes into it
         write_marker(folder, kind, start, complete=False)
         _clear(folder, kind, keep)
         yield folder
+
+
+def _resolvable(path: str | Path) -> bool:
+    """False for a symbolic-link loop (the command reports it as an unreadable input)."""
+    try:
+        Path(path).resolve()
+    except (OSError, RuntimeError):
+        return False
+    return True
 
 
 def _refuse_foreign(folder: Path, kind: FolderKind) -> None:
