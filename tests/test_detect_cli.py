@@ -124,7 +124,9 @@ def test_cli_exit_status_and_summary(corpus, tmp_path, monkeypatch):
     monkeypatch.setattr(
         detect_module,  # where detect looks the function up
         "load_model_from_checkpoint",
-        lambda path, device="cpu", model_factory=None: real(path, device, power_factory),
+        lambda path, device="cpu", model_factory=None, **kw: real(
+            path, device, power_factory, **kw
+        ),
     )
     runner = CliRunner()
     ok = runner.invoke(

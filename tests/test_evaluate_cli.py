@@ -24,7 +24,9 @@ def stand_in_model(monkeypatch):
     monkeypatch.setattr(
         evaluate_module,  # where evaluate looks the function up
         "load_model_from_checkpoint",
-        lambda path, device="cpu", model_factory=None: real(path, device, power_factory),
+        lambda path, device="cpu", model_factory=None, **kw: real(
+            path, device, power_factory, **kw
+        ),
     )
 
 

@@ -12,13 +12,15 @@ from seizure.cli.common import config_options, device_option
 
 @click.command("detect")
 @click.argument("checkpoint", type=click.Path(exists=True, dir_okay=False, path_type=Path))
-@click.argument("inputs", nargs=-1, required=True, type=click.Path(exists=True, path_type=Path))
+# exists=False: an input that cannot be read fails alone, the others are still processed
+@click.argument("inputs", nargs=-1, required=True, type=click.Path(path_type=Path))
 @click.option(
     "--out",
     "out_dir",
     required=True,
     type=click.Path(file_okay=False, path_type=Path),
-    help="Folder for the annotations (created).",
+    help="Folder for the annotations (created): new, empty, or written by an earlier "
+    "'seizure detect', whose outputs are then replaced.",
 )
 @config_options
 @device_option("the model runs", indexed=True)
@@ -38,11 +40,18 @@ def command(
     resampling, filters, windows: the preprocess section stored in CHECKPOINT), run through
     the model and post-processed with the evaluate section (--set evaluate.threshold=0.7,
     evaluate.min_event_seconds=..., ...). For each one, OUT gets <name>.csv_bi and SzCORE
-    <name>.tsv, and one line is printed: seizure count and total duration.
+    <name>.tsv, and one line is printed: seizure count and total duration, followed by the
+    recording's warnings (a file shorter than its header says, clipped values, ...).
+    OUT/detection.json lists every recording with its outcome, reason and warnings; it says
+    "complete": true once the run has finished. OUT must be new, empty or the folder of an
+    earlier 'seizure detect' (whose annotations are removed first, so that none is mistaken
+    for this run's), and may not be or hold an input.
 
-    A recording that cannot be used is reported with its reason and the others are still
-    processed. Exit status: 0 when every recording was processed, 1 when any failed (or the
-    checkpoint cannot be used), 2 for usage and config errors.
+    Every input is processed: one that is missing or cannot be read (not an EDF, truncated
+    header, missing channels, shorter than a window) is reported with its reason and the
+    others are still processed. Exit status: 0 when every recording was processed (with
+    or without warnings), 1 at the end when any failed (or when the checkpoint or OUT cannot
+    be used), 2 for usage and config errors.
     """
     from seizure.evaluation.detect import detect
 
@@ -60,9 +69,11 @@ def command(
     except FileNotFoundError as err:
         raise click.ClickException(str(err)) from err
     failed = [r for r in results if not r.ok]
+    warned = sum(1 for r in results if r.ok and r.warnings)
     done = len(results) - len(failed)
     click.echo(
         f"{done} of {len(results)} recordings processed; annotations in {out_dir}"
+        + (f"; {warned} with warnings (see above)" if warned else "")
         + (f"; {len(failed)} failed" if failed else "")
     )
     if failed:

@@ -47,11 +47,18 @@ def command(
     sweep, for OVLP, TAES and SzCORE event, with the operating points at the false-alarm
     budgets evaluate.fa_budgets_per_24h), scores.json (as 'seizure score --json', at the
     chosen threshold), evaluation.json, report.md (tables, plot, missed seizures and false
-    alarms, config) and config.yaml.
+    alarms, config) and config.yaml, then evaluation.json last ("complete": true).
+
+    OUT describes one run: it must be new, empty or an earlier evaluation folder, and may
+    not be or hold the checkpoint or the cache. It is locked while the run writes, and the
+    earlier run's outputs are removed first (probs/ is kept with --reuse-probs when it
+    matches the checkpoint's sha256, the cache and the split), so a killed run leaves
+    evaluation.json saying "complete": false, never old files beside new ones.
 
     The cache must have been made with the checkpoint's preprocessing (its fingerprint is
-    checked). Exit status: 0 on success, 1 when the checkpoint, cache or device cannot be
-    used, 2 for usage and config errors.
+    checked). Exit status: 0 on success, 1 when the checkpoint (e.g. non-finite weights),
+    cache or device cannot be used, 2 for usage and config errors and an OUT holding other
+    files.
     """
     from seizure.evaluation.evaluate import evaluate
 

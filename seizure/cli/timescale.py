@@ -78,13 +78,17 @@ def command(
     'seed'); the window shape comes from the checkpoint, the cache, or else the preprocess
     section (the shape 'seizure preprocess' gives its windows).
     """
-    from seizure.models import build_model, timescale_report
+    from seizure.models import build_model, load_state_checked, timescale_report
     from seizure.utils.seeding import seed_everything
 
     state = None
     window_shape: tuple[int, ...] | None = None
     if checkpoint is not None:
-        from seizure.training.checkpoint import CheckpointError, load_checkpoint
+        from seizure.training.checkpoint import (
+            CheckpointError,
+            check_finite_weights,
+            load_checkpoint,
+        )
 
         try:
             ckpt = load_checkpoint(checkpoint)
@@ -96,6 +100,7 @@ def command(
             ) from err
         config = resolve_config(config_files, overrides, base=ckpt["config"])
         state = ckpt["model"]
+        check_finite_weights(state, checkpoint)
         window_shape = tuple(int(s) for s in ckpt["window_shape"])
     else:
         config = resolve_config(config_files, overrides)
@@ -121,7 +126,7 @@ def command(
     except ValueError as err:
         raise click.UsageError(str(err)) from err
     if state is not None:
-        model.load_state_dict(state)
+        load_state_checked(model, state, checkpoint)
     model.eval()
     report = timescale_report(
         model,

@@ -9,8 +9,19 @@ evaluate.threshold=...`` changes them). For each recording it writes ``<name>.cs
 SzCORE ``<name>.tsv`` into the output folder (recordings found in a folder keep their path
 below that folder) and reports one line: seizure count and total duration.
 
-A recording that cannot be used (unreadable, missing channels, shorter than a window) is
-reported with its reason and the others are still processed.
+A recording that cannot be used (missing, unreadable, missing channels, shorter than a
+window) is reported with its reason and the others are still processed. The warnings of a
+recording that was used (a truncated file read as far as it goes, clipped values, ...) are
+printed under its line and recorded in ``detection.json``.
+
+The output folder describes one run (:mod:`seizure.evaluation.outputs`): it must be new,
+empty or the folder of a previous ``detect`` (recognised by its ``detection.json``), and may
+neither be nor hold an input (annotations of a corpus are never overwritten). It is locked
+for the run; the previous run's outputs (``*.csv_bi``, ``*.tsv``, ``*.probs.npy``) are
+removed first, so that a recording that fails this time leaves no annotation of an earlier
+run behind. ``detection.json`` (written with ``"complete": false`` first and
+``"complete": true`` last) lists every recording with its outcome, reason, warnings and
+files.
 """
 
 from __future__ import annotations
@@ -28,12 +39,13 @@ from seizure.evaluation.evaluate import (
     make_predictor,
     resolve_evaluation_config,
 )
+from seizure.evaluation.outputs import DETECTION_FOLDER, claim_output_folder, write_marker
 from seizure.io.annotations import write_csv_bi, write_tsv
 from seizure.io.events import Event
 from seizure.preprocessing.cache import to_storage
 from seizure.preprocessing.pipeline import preprocess_recording, read_for_montage, windows_for
 from seizure.scoring.postprocess import postprocess, postprocess_config_kwargs
-from seizure.training.checkpoint import load_checkpoint, load_model_from_checkpoint
+from seizure.training.checkpoint import load_model_from_checkpoint, read_checkpoint
 from seizure.utils.errors import SeizureError
 from seizure.utils.fsio import atomic_open
 
@@ -80,19 +92,47 @@ class DetectionResult:
         return self.error is None
 
     def summary(self) -> str:
-        """One line: ``path: 2 seizures, 95.0 s in total (of 1800.0 s)`` or the failure."""
+        """``path: 2 seizures, 95.0 s in total (of 1800.0 s)`` or the failure, then one
+        ``  warning: ...`` line per warning."""
         if self.error is not None:
             return f"{self.path}: FAILED: {self.error}"
         total = sum(e.duration for e in self.events)
         noun = "seizure" if len(self.events) == 1 else "seizures"
-        return (
+        line = (
             f"{self.path}: {len(self.events)} {noun}, {total:.1f} s in total "
             f"(of {self.duration_s:.1f} s)"
         )
+        if self.warnings:
+            line += f" ({len(self.warnings)} warning{'s' if len(self.warnings) > 1 else ''})"
+        return "\n".join([line, *(f"  warning: {w}" for w in self.warnings)])
+
+    def as_dict(self) -> dict[str, Any]:
+        """The recording's entry in ``detection.json``."""
+        return {
+            "path": str(self.path),
+            "name": self.name,
+            "ok": self.ok,
+            "error": self.error,
+            "warnings": list(self.warnings),
+            "duration_s": self.duration_s,
+            "n_windows": self.n_windows,
+            "seizures": [{"start": e.start, "stop": e.stop} for e in self.events],
+            "outputs": [str(p) for p in self.outputs],
+        }
 
 
-def find_recordings(inputs: Sequence[str | Path]) -> list[tuple[Path, str]]:
+def find_recordings(
+    inputs: Sequence[str | Path], *, keep_missing: bool = False
+) -> list[tuple[Path, str]]:
     """EDF/BDF files named or found (recursively) in folders, with their output names.
+
+    Parameters
+    ----------
+    inputs : sequence of path
+        Files and folders.
+    keep_missing : bool
+        List an input that does not exist (or a broken or looping symbolic link) as a file
+        named by its stem, for its reading to fail with the reason, instead of raising.
 
     Returns
     -------
@@ -104,23 +144,27 @@ def find_recordings(inputs: Sequence[str | Path]) -> list[tuple[Path, str]]:
     Raises
     ------
     FileNotFoundError
-        For an input that does not exist.
+        For an input that does not exist (unless ``keep_missing``).
     """
     out: list[tuple[Path, str]] = []
     seen: set[Path] = set()
     for item in inputs:
         p = Path(item)
         if p.is_dir():
+            # not is_dir(): a broken or looping link is listed, to fail with its reason
             found = sorted(
-                f for f in p.rglob("*") if f.is_file() and f.suffix.lower() in EDF_SUFFIXES
+                f for f in p.rglob("*") if f.suffix.lower() in EDF_SUFFIXES and not f.is_dir()
             )
             pairs = [(f, f.relative_to(p).with_suffix("").as_posix()) for f in found]
-        elif p.is_file():
+        elif p.is_file() or keep_missing:
             pairs = [(p, p.stem)]
         else:
             raise FileNotFoundError(f"{p}: no such file or folder")
         for f, name in pairs:
-            key = f.resolve()
+            try:
+                key = f.resolve()
+            except (OSError, RuntimeError):  # a symbolic link loop
+                key = f.absolute()
             if key not in seen:
                 seen.add(key)
                 out.append((f, name))
@@ -192,7 +236,9 @@ def detect(
         EDF/BDF files and folders (searched recursively).
     out_dir : path
         Output folder: ``<name>.csv_bi`` and ``<name>.tsv`` per recording (and
-        ``<name>.probs.npy``, per-window probabilities, with ``save_probs``).
+        ``<name>.probs.npy``, per-window probabilities, with ``save_probs``), and
+        ``detection.json`` (every recording's outcome, reason and warnings); new, empty or
+        a previous detection folder, whose outputs are removed first.
     config_files, overrides
         ``--config`` / ``--set``; only ``evaluate.*`` may change (threshold, post-processing,
         batch size).
@@ -203,7 +249,8 @@ def detect(
     model_factory : callable, optional
         See :func:`seizure.training.checkpoint.load_model_from_checkpoint`.
     log : callable, optional
-        Receives one line per recording (:meth:`DetectionResult.summary`).
+        Receives each recording's :meth:`DetectionResult.summary` (its line, then its
+        warnings).
 
     Returns
     -------
@@ -213,74 +260,97 @@ def detect(
     Raises
     ------
     ConfigError, CheckpointError, EvaluationError, FileNotFoundError
-        Problems that concern every recording (bad config, checkpoint, device, inputs).
+        Problems that concern every recording (bad config, checkpoint, device, no EDF file
+        in the inputs); an input that does not exist fails alone, as a recording.
+    seizure.evaluation.outputs.OutputFolderError, seizure.utils.errors.InputFileError,
+    seizure.utils.locks.FolderBusyError
+        ``out_dir`` holds other files, is or holds an input, or another run writes into it.
     """
     from seizure.inference.device import DeviceError, resolve_device
 
     say = log or (lambda _msg: None)
     checkpoint = Path(checkpoint)
     out = Path(out_dir)
-    recordings = find_recordings(inputs)
+    recordings = find_recordings(inputs, keep_missing=True)
     if not recordings:
         raise FileNotFoundError(
             f"no {'/'.join(EDF_SUFFIXES)} files in {', '.join(str(i) for i in inputs)}"
         )
-    state = load_checkpoint(checkpoint)
+    state, sha = read_checkpoint(checkpoint)  # one read: the hash names the weights used
     config = resolve_evaluation_config(state["config"], config_files, overrides)
     try:
         dev = resolve_device(device)
     except DeviceError as err:
         raise EvaluationError(str(err)) from err
-    model, _, window_shape = load_model_from_checkpoint(checkpoint, dev, model_factory)
-    pre, ev = config.preprocess, config.evaluate
+    model, _, window_shape = load_model_from_checkpoint(checkpoint, dev, model_factory, state=state)
     predictor = make_predictor(model, config, dev)
-    kwargs = postprocess_config_kwargs(ev)
+    run = {"checkpoint": str(checkpoint), "checkpoint_sha256": sha,
+           "inputs": [str(i) for i in inputs]}  # fmt: skip
     results: list[DetectionResult] = []
-    names: dict[str, Path] = {}
-    for path, name in recordings:
-        res = DetectionResult(path=path, name=name)
-        results.append(res)
-        if name in names:
-            res.error = f"same output name {name!r} as {names[name]}; pass the files separately"
-            say(res.summary())
-            continue
-        names[name] = path
-        t0 = time.perf_counter()
-        try:
-            windows, duration, warnings, start_time = _windows_of(path, pre)
-            if tuple(windows.shape[1:]) != tuple(window_shape):
-                raise ValueError(
-                    f"windows of shape {tuple(windows.shape[1:])}, the model expects "
-                    f"{tuple(window_shape)}"
-                )
-        except (SeizureError, ValueError, OSError) as err:
-            res.error = str(err) or type(err).__name__
-            say(res.summary())
-            continue
-        res.duration_s, res.n_windows, res.warnings = duration, len(windows), warnings
-        probs = predictor.predict_one(windows)
-        if windows.clipped:
-            res.warnings.append(
-                f"{path}: {windows.clipped} values beyond +-65504 were clipped to the float16 "
-                "range the model was trained on"
-            )
-        res.events = postprocess(
-            probs,
-            threshold=ev.threshold,
-            window_seconds=pre.window_seconds,
-            stride_seconds=pre.stride_seconds,
-            duration_s=duration,
-            **kwargs,
-        )
-        csv_path, tsv_path = out / f"{name}.csv_bi", out / f"{name}.tsv"
-        write_csv_bi(csv_path, res.events, duration, bname=Path(name).name)
-        write_tsv(tsv_path, res.events, duration, date_time=start_time)
-        res.outputs = [csv_path, tsv_path]
-        if save_probs:
-            probs_path = out / f"{name}.probs.npy"
-            with atomic_open(probs_path, "wb") as handle:
-                np.save(handle, probs, allow_pickle=False)
-            res.outputs.append(probs_path)
-        seconds = time.perf_counter() - t0
-        say(f"{res.summary()} [{seconds:.1f} s]")
+    with claim_output_folder(out, DETECTION_FOLDER, [checkpoint, *inputs, *config_files], run):
+        names: dict[str, Path] = {}
+        for path, name in recordings:
+            res = DetectionResult(path=path, name=name)
+            results.append(res)
+            if name in names:
+                res.error = f"same output name {name!r} as {names[name]}; pass the files separately"
+                say(res.summary())
+                continue
+            names[name] = path
+            t0 = time.perf_counter()
+            _detect_one(res, out, config, predictor, window_shape, save_probs)
+            seconds = time.perf_counter() - t0
+            say(res.summary() if not res.ok else f"{res.summary()} [{seconds:.1f} s]")
+        failed = sum(not r.ok for r in results)
+        summary = {**run, "recordings": len(results), "failed": failed,
+                   "results": [r.as_dict() for r in results]}  # fmt: skip
+        write_marker(out, DETECTION_FOLDER, summary, complete=True)
     return results
+
+
+def _detect_one(
+    res: DetectionResult,
+    out: Path,
+    config: Any,
+    predictor: Any,
+    window_shape: tuple[int, ...],
+    save_probs: bool,
+) -> None:
+    """Preprocess, predict, post-process and write one recording; a failure sets
+    ``res.error`` (nothing is then written for it)."""
+    pre, ev = config.preprocess, config.evaluate
+    path, name = res.path, res.name
+    try:
+        windows, duration, warnings, start_time = _windows_of(path, pre)
+        if tuple(windows.shape[1:]) != tuple(window_shape):
+            raise ValueError(
+                f"windows of shape {tuple(windows.shape[1:])}, the model expects "
+                f"{tuple(window_shape)}"
+            )
+    except (SeizureError, ValueError, OSError, RuntimeError) as err:  # RuntimeError: link loop
+        res.error = str(err) or type(err).__name__
+        return
+    res.duration_s, res.n_windows, res.warnings = duration, len(windows), warnings
+    probs = predictor.predict_one(windows)
+    if windows.clipped:
+        res.warnings.append(
+            f"{path}: {windows.clipped} values beyond +-65504 were clipped to the float16 "
+            "range the model was trained on"
+        )
+    res.events = postprocess(
+        probs,
+        threshold=ev.threshold,
+        window_seconds=pre.window_seconds,
+        stride_seconds=pre.stride_seconds,
+        duration_s=duration,
+        **postprocess_config_kwargs(ev),
+    )
+    csv_path, tsv_path = out / f"{name}.csv_bi", out / f"{name}.tsv"
+    write_csv_bi(csv_path, res.events, duration, bname=Path(name).name)
+    write_tsv(tsv_path, res.events, duration, date_time=start_time)
+    res.outputs = [csv_path, tsv_path]
+    if save_probs:
+        probs_path = out / f"{name}.probs.npy"
+        with atomic_open(probs_path, "wb") as handle:
+            np.save(handle, probs, allow_pickle=False)
+        res.outputs.append(probs_path)

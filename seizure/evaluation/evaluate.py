@@ -20,7 +20,12 @@ What it does, in order:
    ``OUT/hyp/<id>.csv_bi`` and SzCORE ``OUT/hyp/<id>.tsv``, the references beside them in
    ``OUT/ref/`` (so ``seizure score OUT/ref OUT/hyp`` reproduces the figures), scores every
    method into ``scores.json`` (the ``seizure score --json`` schema) and writes ``report.md``
-   and the resolved ``config.yaml``.
+   and the resolved ``config.yaml``; ``evaluation.json`` last.
+
+The output folder describes one run (:mod:`seizure.evaluation.outputs`): it is locked, the
+previous run's outputs are removed before anything is written (``probs/`` is kept only when
+reused), and ``evaluation.json`` says ``"complete": false`` until the last file is written.
+The checkpoint file is read once; its sha256 is that of the bytes whose weights are used.
 
 Figures are pooled over the split's recordings (NEDC's convention); see
 :mod:`seizure.scoring.curve`.
@@ -54,6 +59,7 @@ from seizure.evaluation.hypotheses import (
     PostprocessParams,
     events_from_arrays,
 )
+from seizure.evaluation.outputs import EVALUATION_FOLDER, claim_output_folder, write_marker
 from seizure.evaluation.report import ReportInputs, plot_curve, write_report
 from seizure.io.annotations import write_csv_bi, write_tsv
 from seizure.io.events import Event
@@ -73,7 +79,7 @@ from seizure.scoring.postprocess import (
     validate_evaluate_config,
 )
 from seizure.scoring.score import ScoreParams, score_recordings
-from seizure.training.checkpoint import load_checkpoint, load_model_from_checkpoint
+from seizure.training.checkpoint import load_model_from_checkpoint, read_checkpoint
 from seizure.utils.errors import SeizureError
 from seizure.utils.fsio import atomic_open, atomic_write_text
 from seizure.utils.progress import progress
@@ -368,6 +374,8 @@ def _load_probs(
     if any(index.get(key) != value for key, value in settings.items()):
         return None
     listed = index.get("recordings", {})
+    if not isinstance(listed, dict) or set(listed) != {r.recording_id for r in records}:
+        return None  # probabilities of other recordings would stay beside this run's
     out = {}
     for rec in records:
         entry = listed.get(rec.recording_id)
@@ -404,8 +412,10 @@ def evaluate(
         A cache written by ``seizure preprocess`` (or an object with the ``Cache`` interface).
     out_dir : path
         Output folder (created): ``probs/``, ``hyp/``, ``ref/``, ``curve.csv``, ``curve.png``,
-        ``scores.json``, ``evaluation.json`` (threshold, operating points, checkpoint),
-        ``report.md``, ``config.yaml``.
+        ``scores.json``, ``report.md``, ``config.yaml`` and, last, ``evaluation.json``
+        (threshold, operating points, checkpoint, ``"complete": true``). It must be new,
+        empty or a previous evaluation folder, whose outputs are removed first (see
+        :mod:`seizure.evaluation.outputs`); it is locked while the run writes.
     split : str
         Split of the cache to evaluate (``eval``, ``dev``, ``train``).
     config_files, overrides
@@ -413,7 +423,8 @@ def evaluate(
     device : str
         ``auto``, ``cpu``, ``cuda`` or ``cuda:N``.
     reuse_probs : bool
-        Reuse ``OUT/probs`` when it was written for this checkpoint file and cache.
+        Reuse ``OUT/probs`` when it was written for this checkpoint file (same sha256), cache,
+        split and inference settings; otherwise it is removed and the model runs.
     model_factory : callable, optional
         Passed to :func:`seizure.training.checkpoint.load_model_from_checkpoint`.
     log : callable, optional
@@ -430,15 +441,21 @@ def evaluate(
     EvaluationError
         Mismatched preprocessing fingerprints, or an empty split.
     seizure.training.checkpoint.CheckpointError, seizure.preprocessing.cache.CacheError
-        Unreadable checkpoint or cache.
+        Unreadable checkpoint or cache, or a model with non-finite weights.
+    seizure.models.ModelStateError
+        Weights that do not fit the model of the checkpoint's config.
+    seizure.evaluation.outputs.OutputFolderError, seizure.utils.errors.InputFileError,
+    seizure.utils.locks.FolderBusyError
+        ``out_dir`` holds other files, is or holds an input, or another run writes into it.
     """
 
     say = log or (lambda _msg: None)
     checkpoint = Path(checkpoint)
     out = Path(out_dir)
-    state = load_checkpoint(checkpoint)
+    # read once: the hash recorded is that of the weights used, even while training
+    # replaces the file
+    state, sha = read_checkpoint(checkpoint)
     config = resolve_evaluation_config(state["config"], config_files, overrides)
-    ev = config.evaluate
     if isinstance(cache, (str, Path)):
         cache = Cache(cache)
     check_fingerprint(state, config, cache, checkpoint)
@@ -452,8 +469,42 @@ def evaluate(
     ids = [r.recording_id for r in records]
     durations = {r.recording_id: float(r.duration_s) for r in records}
     refs = {rid: cache.events(rid) for rid in ids}
-    out.mkdir(parents=True, exist_ok=True)
-    sha = file_sha256(checkpoint)
+    inputs = [checkpoint, Path(cache.path), *config_files]
+    probs = None
+    if reuse_probs and out.is_dir():
+        probs = _load_probs(
+            out / "probs", records, sha, cache.fingerprint, _inference_settings(config)
+        )
+    start = {"checkpoint": str(checkpoint), "checkpoint_sha256": sha, "cache": str(cache.path),
+             "split": split}  # fmt: skip
+    keep = ["probs"] if probs is not None else []
+    with claim_output_folder(out, EVALUATION_FOLDER, inputs, start, keep):
+        return _evaluate_into(
+            out, checkpoint, state, sha, config, cache, split, records, refs, durations,
+            probs, device, model_factory, say,
+        )  # fmt: skip
+
+
+def _evaluate_into(
+    out: Path,
+    checkpoint: Path,
+    state: Mapping[str, Any],
+    sha: str,
+    config: Config,
+    cache: Any,
+    split: str,
+    records: Sequence[Any],
+    refs: Mapping[str, list[Event]],
+    durations: Mapping[str, float],
+    probs: dict[str, np.ndarray] | None,
+    device: str,
+    model_factory: Callable[..., Any] | None,
+    say: Callable[[str], None],
+) -> EvaluationResult:
+    """The body of :func:`evaluate`, into a claimed and cleared folder ``out``; ``probs``
+    are reused probabilities, or None to run the model. ``evaluation.json`` comes last."""
+    ev = config.evaluate
+    ids = [r.recording_id for r in records]
 
     # ---- probabilities (once); with a fixed threshold the hypothesis files are written
     # as each recording completes, overlapping inference
@@ -481,11 +532,6 @@ def evaluate(
         ),
     )
 
-    probs = (
-        _load_probs(out / "probs", records, sha, cache.fingerprint, _inference_settings(config))
-        if reuse_probs
-        else None
-    )
     inference_seconds = 0.0
     if probs is not None:
         say(f"reusing probabilities in {out / 'probs'}")
@@ -559,7 +605,6 @@ def evaluate(
         "threshold_source": how,
         "operating_points": [p.as_dict() for p in points],
     }
-    atomic_write_text(out / "evaluation.json", json.dumps(_jsonable(summary), indent=2) + "\n")
     save_config(config, out / "config.yaml")
 
     # ---- plot and report
@@ -587,6 +632,7 @@ def evaluate(
             curve_image="curve.png",
         ),
     )
+    write_marker(out, EVALUATION_FOLDER, _jsonable(summary), complete=True)  # the last file
     say(f"wrote {out / 'report.md'}")
     return EvaluationResult(
         out_dir=out,
@@ -782,7 +828,7 @@ def _run_model(
         dev = resolve_device(device)
     except DeviceError as err:
         raise EvaluationError(str(err)) from err
-    model, _, window_shape = load_model_from_checkpoint(checkpoint, dev, model_factory)
+    model, _, window_shape = load_model_from_checkpoint(checkpoint, dev, model_factory, state=state)
     if tuple(window_shape) != tuple(cache.window_shape):
         raise EvaluationError(
             f"{checkpoint} expects windows of shape {tuple(window_shape)}, but {cache.path} "

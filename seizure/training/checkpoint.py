@@ -30,24 +30,31 @@ key                       content
 
 from __future__ import annotations
 
+import hashlib
+import io
 import random
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import torch
 
-from seizure.utils.errors import InputFileError
+from seizure.training.errors import NonFiniteLossError
+from seizure.utils.errors import InputFileError, SeizureError
 from seizure.utils.fsio import atomic_open
 
 __all__ = [
     "CHECKPOINT_FORMAT",
     "CHECKPOINT_VERSION",
     "CheckpointError",
+    "NonFiniteModelError",
     "capture_rng_state",
+    "check_finite_weights",
+    "count_non_finite",
     "load_checkpoint",
     "load_model_from_checkpoint",
+    "read_checkpoint",
     "restore_rng_state",
     "save_checkpoint",
 ]
@@ -61,8 +68,71 @@ class CheckpointError(InputFileError):
     """A checkpoint file is missing, corrupt, or not a ``seizure`` checkpoint."""
 
 
+class NonFiniteModelError(NonFiniteLossError):
+    """The model's weights hold NaN or infinite values, so no checkpoint of it is written.
+
+    A :class:`~seizure.training.errors.NonFiniteLossError` (the training loop reports both
+    alike), raised before the loss itself turns non-finite: an update can make weights
+    infinite while the loss of the step that made it was finite.
+
+    Parameters
+    ----------
+    path : Path
+        The checkpoint that was not written.
+    count : int
+        Non-finite values over all the model's tensors.
+    total : int
+        Values in the model's floating-point tensors.
+    step : int or None
+        Optimizer steps taken when the model was to be saved.
+    first : str
+        Name of the first tensor holding a non-finite value.
+    """
+
+    def __init__(self, path: Path, count: int, total: int, step: int | None, first: str) -> None:
+        self.path, self.count, self.total, self.first = path, count, total, first
+        self.step, self.epoch, self.batch, self.value = step, None, None, float("nan")
+        at = f" after step {step}" if step is not None else ""
+        SeizureError.__init__(
+            self,
+            f"{path}: not written: the model holds {count:,} non-finite parameter values "
+            f"(NaN or inf) of {total:,}{at} (first in {first}); the last good checkpoint is "
+            "left as it was. Lower train.learning_rate, set train.grad_clip_norm, or check "
+            "train.weight_decay and the cache for non-finite windows.",
+        )
+
+
+def count_non_finite(weights: Mapping[str, Any]) -> tuple[int, int, list[str]]:
+    """Count the NaN and infinite values in a state dict.
+
+    Parameters
+    ----------
+    weights : mapping of str to Tensor
+        A model's ``state_dict()`` (entries that are not floating-point tensors are skipped).
+
+    Returns
+    -------
+    count : int
+        Non-finite values over every floating-point tensor.
+    total : int
+        Values in those tensors.
+    names : list of str
+        Names of the tensors that hold a non-finite value, in state-dict order.
+    """
+    count, total, names = 0, 0, []
+    for name, value in weights.items():
+        if not isinstance(value, torch.Tensor) or not value.is_floating_point():
+            continue
+        bad = int(value.numel() - torch.isfinite(value).sum().item())
+        total += value.numel()
+        if bad:
+            count += bad
+            names.append(name)
+    return count, total, names
+
+
 def save_checkpoint(path: str | Path, state: dict[str, Any]) -> None:
-    """Write ``state`` to ``path`` atomically.
+    """Write ``state`` to ``path`` atomically, refusing a model with non-finite weights.
 
     ``torch.save`` writes a temporary file beside ``path``, which is flushed, fsynced and
     renamed over ``path`` (``os.replace``): a process killed during the save leaves the
@@ -74,7 +144,18 @@ def save_checkpoint(path: str | Path, state: dict[str, Any]) -> None:
         Destination (``last.pt``, ``best.pt``).
     state : dict
         Checkpoint content (see the module docstring); ``format`` and ``version`` are added.
+
+    Raises
+    ------
+    NonFiniteModelError
+        When ``state["model"]`` holds NaN or infinite values (naming how many and the step);
+        ``path`` is then left as it was.
     """
+    count, total, names = count_non_finite(state.get("model") or {})
+    if count:
+        step = state.get("step")
+        raise NonFiniteModelError(Path(path), count, total, None if step is None else int(step),
+                                  names[0])  # fmt: skip
     state = {"format": CHECKPOINT_FORMAT, "version": CHECKPOINT_VERSION, **state}
     with atomic_open(path, "wb") as handle:
         torch.save(state, handle)
@@ -101,11 +182,47 @@ def load_checkpoint(path: str | Path, map_location: str | torch.device = "cpu") 
         When the file is missing, truncated or corrupt, holds pickled objects (refused by
         ``weights_only=True``), or is not a ``seizure`` checkpoint; the message names the file.
     """
+    return read_checkpoint(path, map_location)[0]
+
+
+def read_checkpoint(
+    path: str | Path, map_location: str | torch.device = "cpu"
+) -> tuple[dict[str, Any], str]:
+    """Read a checkpoint once: its content and the sha256 of the very bytes it came from.
+
+    The file is read into memory in one pass, hashed, and deserialized from those bytes, so
+    the hash always identifies the weights returned, even while training rewrites the file
+    (a ``last.pt`` is replaced by a rename every ``train.checkpoint_every_steps``).
+
+    Parameters
+    ----------
+    path : str or Path
+        A ``last.pt`` or ``best.pt``.
+    map_location : str or torch.device
+        Where tensors are loaded (default CPU).
+
+    Returns
+    -------
+    state : dict
+        The checkpoint (see the module docstring).
+    sha256 : str
+        Hex digest of the file's bytes.
+
+    Raises
+    ------
+    CheckpointError
+        As :func:`load_checkpoint`.
+    """
     path = Path(path)
     if not path.is_file():
         raise CheckpointError(path, "checkpoint file does not exist")
     try:
-        state = torch.load(path, map_location=map_location, weights_only=True)
+        data = path.read_bytes()
+    except OSError as err:
+        raise CheckpointError(path, f"cannot read the checkpoint: {err.strerror or err}") from err
+    sha = hashlib.sha256(data).hexdigest()
+    try:
+        state = torch.load(io.BytesIO(data), map_location=map_location, weights_only=True)
     except Exception as err:  # a damaged file fails in many ways (KeyError, EOFError, ...)
         lines = [x.strip() for x in str(err).splitlines() if x.strip()]
         # weights_only names the offending class on a line of its own
@@ -127,13 +244,15 @@ def load_checkpoint(path: str | Path, map_location: str | torch.device = "cpu") 
     missing = [k for k in _REQUIRED if k not in state]
     if missing:
         raise CheckpointError(path, f"checkpoint lacks the entries {', '.join(missing)}")
-    return state
+    return state, sha
 
 
 def load_model_from_checkpoint(
     path: str | Path,
     device: str | torch.device = "cpu",
     model_factory: Callable[[Any, tuple[int, ...]], torch.nn.Module] | None = None,
+    *,
+    state: Mapping[str, Any] | None = None,
 ) -> tuple[torch.nn.Module, Any, tuple[int, ...]]:
     """Rebuild the trained model stored in a checkpoint, ready for inference.
 
@@ -146,6 +265,9 @@ def load_model_from_checkpoint(
     model_factory : callable, optional
         ``factory(model_config, window_shape) -> nn.Module``; default
         ``seizure.models.registry.build_model``.
+    state : mapping, optional
+        The checkpoint already read from ``path`` (:func:`read_checkpoint`): the file is then
+        not read again, so the weights are those of the bytes already hashed.
 
     Returns
     -------
@@ -155,25 +277,62 @@ def load_model_from_checkpoint(
         The resolved config of the run.
     window_shape : tuple of int
         Per-window input shape the model expects.
+
+    Raises
+    ------
+    CheckpointError
+        When the file cannot be read, its config is not valid, or its weights hold NaN or
+        infinite values (naming how many).
+    seizure.models.ModelStateError
+        When the weights do not fit the model of its config (missing or unexpected entries,
+        other shapes: a checkpoint of another cell or size).
     """
     from seizure.config import Config, ConfigError, from_dict
+    from seizure.models import load_state_checked
 
-    state = load_checkpoint(path)
+    if state is None:
+        state = load_checkpoint(path)
     try:
         config = from_dict(Config, state["config"])
     except ConfigError as err:
         raise CheckpointError(path, f"stored config is not valid here: {err}") from err
+    check_finite_weights(state["model"], path)
     window_shape = tuple(int(v) for v in state["window_shape"])
     if model_factory is None:
         from seizure.models.registry import build_model as model_factory
     model = model_factory(config.model, window_shape)
-    try:
-        model.load_state_dict(state["model"])
-    except RuntimeError as err:
-        raise CheckpointError(path, f"weights do not fit the model of its config: {err}") from err
+    load_state_checked(model, state["model"], path)
     model.to(device)
     model.eval()
     return model, config, window_shape
+
+
+def check_finite_weights(weights: Mapping[str, Any], path: str | Path | None) -> None:
+    """Refuse model weights that hold NaN or infinite values.
+
+    Parameters
+    ----------
+    weights : mapping of str to Tensor
+        A checkpoint's ``model`` entry.
+    path : str, Path or None
+        The file they were read from, named in the error.
+
+    Raises
+    ------
+    CheckpointError
+        Naming the file, how many values are not finite and in which tensors.
+    """
+    if not isinstance(weights, Mapping):
+        return  # load_state_checked names what is wrong with it
+    count, total, names = count_non_finite(weights)
+    if count:
+        shown = ", ".join(names[:3]) + (f" and {len(names) - 3} more" if len(names) > 3 else "")
+        raise CheckpointError(
+            path,
+            f"the model's weights hold {count:,} non-finite values (NaN or inf) of {total:,}, "
+            f"in {shown}; this model cannot be used. Train again with a lower "
+            "train.learning_rate or train.grad_clip_norm set, or use an earlier checkpoint",
+        )
 
 
 # ----------------------------------------------------------------------------- RNG states

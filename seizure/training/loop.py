@@ -40,6 +40,7 @@ import numpy as np
 import torch
 
 from seizure.config import Config, ConfigError, from_dict
+from seizure.models import load_state_checked
 from seizure.training import metrics as M
 from seizure.training.checkpoint import (
     capture_rng_state,
@@ -665,6 +666,8 @@ def _setup(
     model, net, regularizer, registry_model = setup_model(
         config, train_data.window_shape, device, model_factory, regularizer, info.distributed, say
     )
+    if checkpoint is not None:  # a named error for weights of another model, cell or size
+        load_state_checked(model, checkpoint["model"], resume_from)
     state = _initial_state(config, model, info, steps_per_epoch, precision, metric,
                            registry_model, checkpoint, say)  # fmt: skip
     if checkpoint is not None:
