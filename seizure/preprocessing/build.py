@@ -10,7 +10,7 @@ from __future__ import annotations
 import os
 import time
 from collections.abc import Callable, Sequence
-from concurrent.futures import ProcessPoolExecutor, as_completed
+from concurrent.futures import as_completed
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -37,7 +37,7 @@ from seizure.preprocessing.pipeline import (
 )
 from seizure.preprocessing.signal import design_filters
 from seizure.utils.errors import SeizureError
-from seizure.utils.pool import pool_context
+from seizure.utils.pool import pool_context, process_pool, stop_on_signals
 from seizure.utils.progress import progress as progress_bar
 
 __all__ = ["BuildSummary", "EntryResult", "build_cache", "parse_shard", "process_entry", "shard"]
@@ -290,6 +290,9 @@ def build_cache(
         When ``cache_dir`` is the corpus or holds it.
     FolderBusyError
         When another process is writing into the cache and this run would clear it.
+    Interrupted
+        On SIGINT or SIGTERM (exit status 130 or 143), once the worker processes are
+        terminated and the manifest rebuilt from the recordings finished.
     """
 
     start = time.perf_counter()
@@ -311,8 +314,17 @@ def build_cache(
         )
     except ValueError as err:
         raise ConfigError(str(err)) from None
-    with open_for_writing(cache_dir, config, force=force, inputs=inputs):
+    with (
+        stop_on_signals("preprocess", _INTERRUPTED),
+        open_for_writing(cache_dir, config, force=force, inputs=inputs),
+    ):
         return _build(entries, mine, cache_dir, config, jobs, force, progress, on_result, start)
+
+
+_INTERRUPTED = (
+    "the recordings finished before it are cached (nothing half-written is kept); run the "
+    "same command again to process the rest"
+)
 
 
 def _build(
@@ -365,7 +377,7 @@ def _build(
             for entry in todo:
                 finish(process_entry(entry, cache_dir, config, force))
         else:
-            with ProcessPoolExecutor(max_workers=jobs, mp_context=_pool_context()) as pool:
+            with process_pool(jobs, _pool_context()) as pool:
                 futures = {
                     pool.submit(process_entry, e, str(cache_dir), config, force): e for e in todo
                 }

@@ -50,7 +50,12 @@ from seizure.preprocessing.config import PreprocessConfig
 from seizure.preprocessing.montage import get_montage
 from seizure.preprocessing.pipeline import window_shape
 from seizure.utils.errors import SeizureError
-from seizure.utils.fsio import atomic_write_text, refuse_overlap
+from seizure.utils.fsio import (
+    atomic_path,
+    atomic_write_text,
+    refuse_overlap,
+    remove_temporary_files,
+)
 from seizure.utils.locks import FolderBusyError, FolderLock, is_empty_folder
 
 __all__ = [
@@ -376,6 +381,9 @@ def open_for_writing(
     rest of the run each writer holds ``CACHE/.writing`` shared: shard jobs with the same
     settings write side by side, and a ``force`` run that would clear the cache is refused
     while any of them runs. Locks die with their process, so a killed run blocks nothing.
+    A run that finds no other writer (it can take ``.writing`` exclusively) removes the
+    temporary files that killed runs left in the cache (``.*.tmp`` in the cache folder,
+    ``records/`` and ``failed/``); a live writer's are never touched.
 
     Parameters
     ----------
@@ -416,6 +424,9 @@ def open_for_writing(
 
     with FolderLock(root, ".lock", "cache").acquire(timeout_s=wait_s):
         header = open_or_create(root, config, force=force, before_clear=no_other_writer)
+        if writing.try_acquire(shared=False):  # no other writer is alive: sweep after kills
+            remove_temporary_files([root, _records_dir(root), _failed_dir(root)])
+            writing.release()
         writing.acquire(shared=True)
     try:
         yield header
@@ -575,14 +586,14 @@ def to_storage(chunk: np.ndarray, dtype: str) -> tuple[np.ndarray, int]:
 
 
 def _write_npy(path: Path, array: np.ndarray, dtype: str) -> int:
-    """Write ``array`` as ``.npy`` in ``dtype`` under a temporary name, then rename it.
+    """Write ``array`` as ``.npy`` in ``dtype`` under a temporary name, then rename it
+    (:func:`seizure.utils.fsio.atomic_path`: a name of its own, the umask's mode).
 
     Converts a chunk of windows at a time (peak memory stays at the chunk). Returns the
     number of values clipped to the float16 range.
     """
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
     clipped = 0
-    try:
+    with atomic_path(path) as tmp:
         out = np.lib.format.open_memmap(tmp, mode="w+", dtype=np.dtype(dtype), shape=array.shape)
         for start in range(0, len(array), _CHUNK_WINDOWS):
             chunk, n_clipped = to_storage(array[start : start + _CHUNK_WINDOWS], dtype)
@@ -590,13 +601,6 @@ def _write_npy(path: Path, array: np.ndarray, dtype: str) -> int:
             out[start : start + len(chunk)] = chunk
         out.flush()
         del out
-        with open(tmp, "rb+") as handle:
-            os.fsync(handle.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(tmp)
-        raise
     return clipped
 
 

@@ -17,6 +17,15 @@ generator's source mixing and the ``average`` montage), so one thread per worker
 ``--jobs 2`` write other bytes than ``--jobs 1``. With the same count, results are identical
 whatever ``jobs``.
 
+Stopping. :func:`process_pool` gives a pool whose workers never outlive the run: when the
+block ends with an exception (:func:`stop_on_signals` turns SIGINT and SIGTERM into one) the
+queued jobs are cancelled and the workers terminated at once, and each worker watches its
+parent (:func:`multiprocessing.parent_process`: a pipe whose other end only the parent
+holds) from a thread and exits as soon as the parent is gone, SIGKILL included. The
+forkserver and the resource tracker end by themselves when the parent and the workers are
+gone (they wait for end of file on pipes those processes hold). Workers ignore SIGINT: a
+Ctrl-C reaches the whole process group, and the parent stops them itself.
+
 The forkserver is one per process: when one is already running (started by an earlier pool
 of this process), its workers keep the settings and preloaded modules it was started with;
 every pool of this package starts it the same way.
@@ -32,19 +41,32 @@ threads and CUDA state; these workers do neither.
 from __future__ import annotations
 
 import concurrent.futures
+import contextlib
 import importlib
 import multiprocessing
 import os
 import pickle
 import queue
+import signal
 import subprocess
 import sys
 import threading
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 from typing import Any
 
-__all__ = ["WORKER_ENVIRONMENT", "PipeWorkers", "pool_context", "serve"]
+from seizure.utils.errors import SeizureError
+
+__all__ = [
+    "WORKER_ENVIRONMENT",
+    "Interrupted",
+    "PipeWorkers",
+    "pool_context",
+    "process_pool",
+    "serve",
+    "stop_on_signals",
+]
 
 #: Set in the worker processes unless the caller's environment already sets them.
 WORKER_ENVIRONMENT = {"OPENBLAS_THREAD_TIMEOUT": "4"}
@@ -72,6 +94,148 @@ def pool_context(preload: Sequence[str] = ()):
     context = multiprocessing.get_context("forkserver")
     context.set_forkserver_preload([_ENV_MODULE, *preload])
     return context
+
+
+class Interrupted(SeizureError):
+    """A run stopped by SIGINT or SIGTERM (:func:`stop_on_signals`).
+
+    Parameters
+    ----------
+    signum : int
+        The signal received.
+    message : str
+        What the user should know (what was kept, how to continue).
+
+    Attributes
+    ----------
+    exit_code : int
+        ``128 + signum``, as a shell reports a process ended by that signal: 130 for SIGINT,
+        143 for SIGTERM.
+    """
+
+    def __init__(self, signum: int, message: str) -> None:
+        super().__init__(message)
+        self.signum = signum
+        self.exit_code = 128 + signum
+
+
+_STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)
+
+
+@contextlib.contextmanager
+def stop_on_signals(what: str, then: str) -> Iterator[None]:
+    """End the block at SIGINT or SIGTERM, unwinding it, then raise :class:`Interrupted`.
+
+    The signal raises ``KeyboardInterrupt`` where the block is, so its ``finally`` clauses and
+    context managers run (a pool's workers are terminated, temporary files removed); further
+    signals are ignored while it unwinds. Outside the main thread (where Python cannot set
+    signal handlers) the block runs unchanged.
+
+    Parameters
+    ----------
+    what : str
+        The run, for the message (``"preprocess"``).
+    then : str
+        What was kept and how to continue, for the message.
+
+    Raises
+    ------
+    Interrupted
+        ``"<what> interrupted by SIGTERM; <then>"``, with exit status 128 + the signal.
+    """
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    received: list[int] = []
+
+    def handle(signum: int, frame: Any) -> None:
+        received.append(signum)
+        if len(received) == 1:
+            # not an Exception: an ``except Exception`` that records one item's failure
+            # must not take the signal for one
+            raise KeyboardInterrupt
+
+    previous = {sig: signal.signal(sig, handle) for sig in _STOP_SIGNALS}
+    try:
+        yield
+    except KeyboardInterrupt:
+        if not received:  # raised by something else: not ours to translate
+            raise
+        name = signal.Signals(received[0]).name
+        raise Interrupted(received[0], f"{what} interrupted by {name}; {then}") from None
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+
+
+@contextlib.contextmanager
+def process_pool(workers: int, context: Any = None) -> Iterator[ProcessPoolExecutor]:
+    """A :class:`~concurrent.futures.ProcessPoolExecutor` whose workers never outlive the run.
+
+    Workers come from ``context`` and watch their parent (see the module
+    docstring). When the block ends normally, the pool is shut down after its jobs; when
+    it ends with an exception (a signal, an error), the queued jobs are cancelled and the
+    workers terminated at once (killed if they have not exited within a few seconds).
+
+    Parameters
+    ----------
+    workers : int
+        Worker processes.
+    context : multiprocessing context, optional
+        From :func:`pool_context` (the default: ``pool_context()``).
+
+    Yields
+    ------
+    ProcessPoolExecutor
+    """
+    pool = ProcessPoolExecutor(
+        max_workers=workers,
+        mp_context=pool_context() if context is None else context,
+        initializer=_start_worker,
+    )
+    try:
+        yield pool
+    except BaseException:
+        _terminate(pool)
+        raise
+    pool.shutdown(wait=True)
+
+
+def _terminate(pool: ProcessPoolExecutor, wait_s: float = 5.0) -> None:
+    """Cancel the queued jobs of ``pool`` and end its workers without waiting for their jobs."""
+    # ProcessPoolExecutor.terminate_workers exists from Python 3.14; before, the processes
+    # are only reachable as the executor's ``_processes``
+    processes = list((getattr(pool, "_processes", None) or {}).values())
+    pool.shutdown(wait=False, cancel_futures=True)
+    for process in processes:
+        with contextlib.suppress(OSError, ValueError):
+            process.terminate()
+    for process in processes:
+        with contextlib.suppress(OSError, ValueError, AssertionError):
+            process.join(wait_s)
+            if process.is_alive():
+                process.kill()
+                process.join(wait_s)
+
+
+def _start_worker() -> None:
+    """Initializer of the workers of :func:`process_pool` (runs in each worker)."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    parent = multiprocessing.parent_process()
+    if parent is not None:
+        threading.Thread(
+            target=_exit_with, args=(parent,), name="seizure-parent-watch", daemon=True
+        ).start()
+
+
+def _exit_with(parent: Any) -> None:
+    """Wait until the parent process is gone (its end of a pipe closes), then exit at once.
+
+    ``os._exit``: the job under way is abandoned; what it wrote is a temporary file, which
+    the next run removes.
+    """
+    parent.join()
+    os._exit(1)
 
 
 def _resolve(function: str) -> Callable[..., Any]:
