@@ -556,14 +556,20 @@ def _write_npy(path: Path, array: np.ndarray, dtype: str) -> int:
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
     clipped = 0
     try:
-        out = np.lib.format.open_memmap(tmp, mode="w+", dtype=np.dtype(dtype), shape=array.shape)
-        for start in range(0, len(array), _CHUNK_WINDOWS):
-            chunk, n_clipped = to_storage(array[start : start + _CHUNK_WINDOWS], dtype)
-            clipped += n_clipped
-            out[start : start + len(chunk)] = chunk
-        out.flush()
-        del out
-        with open(tmp, "rb+") as handle:
+        # plain writes, not a memory map: mapped pages of the output would count in the
+        # process's resident memory, as much as the whole array for a long recording
+        header = {
+            "descr": np.lib.format.dtype_to_descr(np.dtype(dtype)),
+            "fortran_order": False,
+            "shape": tuple(array.shape),
+        }
+        with open(tmp, "wb") as handle:
+            np.lib.format.write_array_header_1_0(handle, header)
+            for start in range(0, len(array), _CHUNK_WINDOWS):
+                chunk, n_clipped = to_storage(array[start : start + _CHUNK_WINDOWS], dtype)
+                clipped += n_clipped
+                handle.write(np.ascontiguousarray(chunk).tobytes())
+            handle.flush()
             os.fsync(handle.fileno())
         os.replace(tmp, path)
     except BaseException:
