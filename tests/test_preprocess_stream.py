@@ -31,7 +31,6 @@ from seizure.preprocessing.features import lfcc, lfcc_context, lfcc_frames
 from seizure.preprocessing.montage import get_montage
 from seizure.preprocessing.quality import UnusableRecordingError
 from seizure.preprocessing.signal import (
-    apply_filters,
     design_filters,
     filter_padding,
     resample_part,
