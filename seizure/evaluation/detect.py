@@ -43,7 +43,7 @@ from seizure.evaluation.outputs import DETECTION_FOLDER, claim_output_folder, wr
 from seizure.io.annotations import write_csv_bi, write_tsv
 from seizure.io.events import Event
 from seizure.preprocessing.cache import to_storage
-from seizure.preprocessing.pipeline import preprocess_recording, read_for_montage, windows_for
+from seizure.preprocessing.pipeline import open_windows
 from seizure.scoring.postprocess import postprocess, postprocess_config_kwargs
 from seizure.training.checkpoint import load_model_from_checkpoint, read_checkpoint
 from seizure.utils.errors import SeizureError
@@ -174,19 +174,14 @@ def find_recordings(
 def _windows_of(path: Path, config: Any) -> tuple[Any, float, list[str], Any]:
     """Preprocess one EDF as ``seizure preprocess`` does; windows in the cache's dtype."""
 
-    recording, header = read_for_montage(path, config)
-    duration = float(recording.duration_s)
-    warnings = list(recording.warnings)
-    pre = preprocess_recording(recording, config, release=True)
-    del recording
-    warnings += list(pre.warnings)
-    windows = windows_for(pre, config)
+    out = open_windows(path, config)
+    duration, warnings, windows = out.duration_s, out.warnings, out.windows
     if len(windows) == 0:
         raise ValueError(
             f"recording lasts {duration:.3f} s, shorter than one window ({config.window_seconds} s)"
         )
     # The model was trained on windows stored in the cache's dtype: cast them the same way.
-    return _StoredWindows(windows, config.storage_dtype), duration, warnings, header.start_time
+    return _StoredWindows(windows, config.storage_dtype), duration, warnings, out.header.start_time
 
 
 class _StoredWindows:

@@ -527,6 +527,167 @@ def _unit_scale(sig: SignalHeader, path: Path, warnings: list[str]) -> tuple[flo
     return 1.0, unit
 
 
+def _to_microvolts(digital: np.ndarray, sig: SignalHeader, scale: float) -> np.ndarray:
+    """Digital samples to float32 physical values times ``scale`` (the unit's factor to uV)."""
+    gain = (sig.physical_max - sig.physical_min) / (sig.digital_max - sig.digital_min)
+    offset = sig.physical_min - sig.digital_min * gain
+    x = digital.astype(np.float32)
+    x *= np.float32(gain * scale)
+    x += np.float32(offset * scale)
+    return x
+
+
+@dataclass
+class SampleStats:
+    """Summary of one channel's samples, updated a block at a time.
+
+    Attributes
+    ----------
+    n : int
+        Samples seen.
+    finite : bool
+        False once a NaN or infinite sample was seen (the other fields then stop counting).
+    low, high : float
+        Smallest and largest sample (microvolts).
+    n_low, n_high : int
+        Samples equal to ``low`` and to ``high``.
+    first : float
+        The first sample.
+    """
+
+    n: int = 0
+    finite: bool = True
+    low: float = math.inf
+    high: float = -math.inf
+    n_low: int = 0
+    n_high: int = 0
+    first: float = math.nan
+
+    @classmethod
+    def of(cls, x: np.ndarray) -> SampleStats:
+        """Statistics of one array of samples."""
+        stats = cls()
+        stats.update(x)
+        return stats
+
+    def update(self, x: np.ndarray) -> None:
+        """Add the samples ``x`` (1-D) that follow those seen so far."""
+        if x.size == 0:
+            return
+        if self.n == 0:
+            self.first = float(x[0])
+        self.n += int(x.size)
+        if not self.finite or not np.isfinite(x).all():
+            self.finite = False
+            return
+        lo, hi = float(x.min()), float(x.max())
+        if lo < self.low:
+            self.low, self.n_low = lo, int(np.count_nonzero(x == lo))
+        elif lo == self.low:
+            self.n_low += int(np.count_nonzero(x == lo))
+        if hi > self.high:
+            self.high, self.n_high = hi, int(np.count_nonzero(x == hi))
+        elif hi == self.high:
+            self.n_high += int(np.count_nonzero(x == hi))
+
+    def clipped_fraction(self) -> float | None:
+        """Fraction of samples at the minimum or maximum; None for a flat channel."""
+        if self.low == self.high:
+            return None
+        return (self.n_low + self.n_high) / self.n
+
+    def warnings(self, path: Path, label: str) -> list[str]:
+        """What :func:`read_edf` says about such a channel: non-finite values, or flat."""
+        if self.n == 0:
+            return []
+        if not self.finite:
+            return [f"{path}: channel {label} holds NaN or infinite values"]
+        if self.low == self.high:
+            return [f"{path}: channel {label} is flat (constant {self.first:g})"]
+        return []
+
+
+class EdfSampleReader:
+    """Reads chosen channels a range of data records at a time, with plain file reads.
+
+    The same values as :func:`read_edf` (float32 microvolts), for recordings too long to hold
+    in memory: a block of records is read with one ``pread`` and nothing is memory-mapped, so
+    the resident memory is that of the block.
+
+    Parameters
+    ----------
+    header : EdfHeader
+        From :func:`read_edf_header`.
+    picks : sequence of int
+        Positions in ``header.signals`` of the channels to read.
+
+    Attributes
+    ----------
+    units : list of str
+        Unit of each picked channel's values (as :attr:`Recording.units`).
+    warnings : list of str
+        Unit warnings (a channel without a physical dimension), as :func:`read_edf` gives.
+    """
+
+    def __init__(self, header: EdfHeader, picks: Sequence[int]) -> None:
+        self.header = header
+        self.signals = [header.signals[k] for k in picks]
+        self.warnings: list[str] = []
+        scales = [_unit_scale(sig, header.path, self.warnings) for sig in self.signals]
+        self.scales = [scale for scale, _ in scales]
+        self.units = [unit for _, unit in scales]
+        self.bytes_per_sample = 3 if header.is_bdf else 2
+        per_record = self._samples_per_record()
+        starts = np.concatenate([[0], np.cumsum(per_record)])
+        self.offsets = [int(starts[sig.index]) for sig in self.signals]
+
+    def _samples_per_record(self) -> list[int]:
+        """Samples per record of every signal of the file, annotation signals included."""
+        n_all = self.header.header_bytes // 256 - 1
+        at = 256 + n_all * (16 + 80 + 8 + 8 + 8 + 8 + 8 + 80)
+        raw = _read_bytes(self.header.path, at + 8 * n_all)[at:]
+        return [int(_text(raw[8 * i : 8 * i + 8])) for i in range(n_all)]
+
+    def read(self, start_record: int, stop_record: int) -> list[np.ndarray]:
+        """Samples of records ``[start_record, stop_record)`` of each picked channel.
+
+        Returns
+        -------
+        list of ndarray of float32, each ``((stop - start) * samples_per_record,)``
+            In the unit of :attr:`units` (microvolts for voltage channels).
+        """
+        h = self.header
+        start_record, stop_record = max(0, start_record), min(h.n_records, stop_record)
+        count = max(0, stop_record - start_record)
+        try:
+            with h.path.open("rb") as fh:
+                raw = os.pread(
+                    fh.fileno(),
+                    count * h.record_bytes,
+                    h.header_bytes + start_record * h.record_bytes,
+                )
+        except OSError as exc:
+            raise InputFileError(
+                h.path, f"cannot read the signal data: {exc.strerror or exc}"
+            ) from None
+        if len(raw) < count * h.record_bytes:
+            raise InputFileError(
+                h.path,
+                f"cannot read the signal data: records {start_record}-{stop_record} are cut short",
+            )
+        if self.bytes_per_sample == 2:
+            samples = np.frombuffer(raw, dtype="<i2").reshape(count, -1)
+        else:
+            b = np.frombuffer(raw, dtype=np.uint8).reshape(count, -1, 3).astype(np.int32)
+            samples = b[..., 0] | (b[..., 1] << 8) | (b[..., 2] << 16)
+            samples = np.where(samples >= 1 << 23, samples - (1 << 24), samples)
+        out = []
+        for sig, offset, scale in zip(self.signals, self.offsets, self.scales):
+            digital = samples[:, offset : offset + sig.samples_per_record].reshape(-1)
+            out.append(_to_microvolts(digital, sig, scale))
+        return out
+
+
 def read_edf(
     path: str | Path,
     *,
@@ -592,12 +753,7 @@ def read_edf(
                 n = header.n_records * sig.samples_per_record
                 digital = np.asarray(edf_signals[k].digital[:n])
                 scale, unit = _unit_scale(sig, path, warnings)
-                gain = (sig.physical_max - sig.physical_min) / (sig.digital_max - sig.digital_min)
-                offset = sig.physical_min - sig.digital_min * gain
-                x = digital.astype(np.float32)
-                x *= np.float32(gain * scale)
-                x += np.float32(offset * scale)
-                data.append(x)
+                data.append(_to_microvolts(digital, sig, scale))
                 units.append(unit)
     except InputFileError:
         raise
@@ -606,12 +762,7 @@ def read_edf(
 
     labels = [header.signals[k].label for k in picks]
     for label, x in zip(labels, data):
-        if x.size == 0:
-            continue
-        if not np.isfinite(x).all():
-            warnings.append(f"{path}: channel {label} holds NaN or infinite values")
-        elif x.min() == x.max():
-            warnings.append(f"{path}: channel {label} is flat (constant {float(x[0]):g})")
+        warnings += SampleStats.of(x).warnings(path, label)
     return Recording(
         path=path,
         labels=labels,

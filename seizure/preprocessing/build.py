@@ -29,12 +29,7 @@ from seizure.preprocessing.cache import (
     write_record,
 )
 from seizure.preprocessing.config import PreprocessConfig
-from seizure.preprocessing.pipeline import (
-    preprocess_recording,
-    read_for_montage,
-    window_labels,
-    windows_for,
-)
+from seizure.preprocessing.pipeline import open_windows, window_labels
 from seizure.preprocessing.signal import design_filters
 from seizure.utils.errors import SeizureError
 from seizure.utils.pool import pool_context, process_pool, stop_on_signals
@@ -149,17 +144,15 @@ def process_entry(
     try:
         stat = source_stat(entry.edf_path)
         # Planned from the header: a recording the montage cannot use is refused before its
-        # data is read, and only the channels the montage needs are read.
-        recording, header = read_for_montage(entry.edf_path, config)
-        duration = float(recording.duration_s)
+        # data is read, only the channels the montage needs are read, and a long recording
+        # is windowed a block at a time as the cache writer asks for them.
+        out = open_windows(entry.edf_path, config)
+        duration = out.duration_s
         annotation = load_annotation(entry)
         events = annotation.seizures(duration)
-        warnings = list(recording.warnings)
-        source_labels = list(header.labels)
-        out = preprocess_recording(recording, config, release=True)
-        del recording  # the float32 signals are the only large array from here on
-        warnings += out.warnings + list(annotation.warnings)
-        windows = windows_for(out, config)
+        warnings = out.warnings + list(annotation.warnings)
+        source_labels = list(out.header.labels)
+        windows = out.windows
         if len(windows) == 0:
             raise ValueError(
                 f"recording lasts {duration:.3f} s, shorter than one window "

@@ -51,7 +51,7 @@ from seizure.preprocessing.montage import get_montage
 from seizure.preprocessing.pipeline import window_shape
 from seizure.utils.errors import SeizureError
 from seizure.utils.fsio import (
-    atomic_path,
+    atomic_open,
     atomic_write_text,
     refuse_overlap,
     remove_temporary_files,
@@ -587,20 +587,25 @@ def to_storage(chunk: np.ndarray, dtype: str) -> tuple[np.ndarray, int]:
 
 def _write_npy(path: Path, array: np.ndarray, dtype: str) -> int:
     """Write ``array`` as ``.npy`` in ``dtype`` under a temporary name, then rename it
-    (:func:`seizure.utils.fsio.atomic_path`: a name of its own, the umask's mode).
+    (:func:`seizure.utils.fsio.atomic_open`: a name of its own, the umask's mode).
 
     Converts a chunk of windows at a time (peak memory stays at the chunk). Returns the
     number of values clipped to the float16 range.
     """
     clipped = 0
-    with atomic_path(path) as tmp:
-        out = np.lib.format.open_memmap(tmp, mode="w+", dtype=np.dtype(dtype), shape=array.shape)
+    # plain writes, not a memory map: mapped pages of the output would count in the
+    # process's resident memory, as much as the whole array for a long recording
+    header = {
+        "descr": np.lib.format.dtype_to_descr(np.dtype(dtype)),
+        "fortran_order": False,
+        "shape": tuple(array.shape),
+    }
+    with atomic_open(path, "wb") as handle:
+        np.lib.format.write_array_header_1_0(handle, header)
         for start in range(0, len(array), _CHUNK_WINDOWS):
             chunk, n_clipped = to_storage(array[start : start + _CHUNK_WINDOWS], dtype)
             clipped += n_clipped
-            out[start : start + len(chunk)] = chunk
-        out.flush()
-        del out
+            handle.write(np.ascontiguousarray(chunk).tobytes())
     return clipped
 
 

@@ -46,7 +46,16 @@ from __future__ import annotations
 
 import numpy as np
 
-__all__ = ["N_LFCC_FEATURES", "deltas", "lfcc", "lfcc_filterbank", "raw_windows", "window_count"]
+__all__ = [
+    "N_LFCC_FEATURES",
+    "deltas",
+    "lfcc",
+    "lfcc_context",
+    "lfcc_filterbank",
+    "lfcc_frames",
+    "raw_windows",
+    "window_count",
+]
 
 #: Features per frame per channel of :func:`lfcc` with the default 7 cepstra.
 N_LFCC_FEATURES = 26
@@ -171,28 +180,136 @@ def lfcc(
         ``n_frames = floor(n_samples / (frame_seconds * sample_rate_hz))`` (26 features with
         the defaults).
     """
+    n = x.shape[1]
+    n_frames = int(np.floor(n / (frame_seconds * sample_rate_hz) + 1e-9))
+    return lfcc_frames(
+        x,
+        sample_rate_hz,
+        first_sample=0,
+        total_samples=n,
+        frames=(0, n_frames),
+        frame_seconds=frame_seconds,
+        analysis_seconds=analysis_seconds,
+        n_filters=n_filters,
+        n_cepstra=n_cepstra,
+        band_hz=band_hz,
+        energy_span_frames=energy_span_frames,
+        delta_frames=delta_frames,
+    )
+
+
+def lfcc_context(
+    sample_rate_hz: float,
+    frames: tuple[int, int],
+    n_frames: int,
+    total_samples: int,
+    *,
+    frame_seconds: float = 0.1,
+    analysis_seconds: float = 0.2,
+    energy_span_frames: int = 9,
+    delta_frames: int = 2,
+) -> tuple[int, int]:
+    """Samples ``[start, stop)`` of a signal that :func:`lfcc_frames` needs for ``frames``.
+
+    Frames ``frames[0] - c`` to ``frames[1] + c`` (``c = max(delta + span // 2, 2 delta)``
+    frames, the reach of the differential energy and the two derivatives) are analysed, each
+    over ``analysis_seconds`` around its centre; the range is clipped to the signal.
+
+    Parameters
+    ----------
+    sample_rate_hz : float
+    frames : (int, int)
+        Frames wanted, ``[first, stop)``, of a signal of ``n_frames`` frames.
+    n_frames, total_samples : int
+        Frames and samples of the whole signal.
+
+    Returns
+    -------
+    (int, int)
+    """
+    h0, h1 = _frame_reach(frames, n_frames, energy_span_frames, delta_frames)
+    length = max(2, int(round(analysis_seconds * sample_rate_hz)))
+    centres = _centres(np.array([h0, max(h0, h1 - 1)]), frame_seconds, sample_rate_hz)
+    start = int(centres[0]) - length // 2
+    stop = int(centres[1]) - length // 2 + length
+    return max(0, start), min(total_samples, stop)
+
+
+def _frame_reach(
+    frames: tuple[int, int], n_frames: int, energy_span_frames: int, delta_frames: int
+) -> tuple[int, int]:
+    reach = max(delta_frames + energy_span_frames // 2, 2 * delta_frames)
+    return max(0, frames[0] - reach), min(n_frames, frames[1] + reach)
+
+
+def _centres(frames: np.ndarray, frame_seconds: float, sample_rate_hz: float) -> np.ndarray:
+    """Sample at the centre of each (global) frame index."""
+    return np.round((frames + 0.5) * frame_seconds * sample_rate_hz).astype(np.int64)
+
+
+def lfcc_frames(
+    x: np.ndarray,
+    sample_rate_hz: float,
+    *,
+    first_sample: int,
+    total_samples: int,
+    frames: tuple[int, int],
+    frame_seconds: float = 0.1,
+    analysis_seconds: float = 0.2,
+    n_filters: int = 24,
+    n_cepstra: int = 7,
+    band_hz: tuple[float, float] | None = None,
+    energy_span_frames: int = 9,
+    delta_frames: int = 2,
+) -> np.ndarray:
+    """LFCC features of frames ``frames`` of a signal given in part (a chunk of a recording).
+
+    The result equals ``lfcc(whole)[:, frames[0]:frames[1]]`` when ``x`` holds at least the
+    samples :func:`lfcc_context` names: frames are placed by their index in the whole signal,
+    its ends are reflected only where ``x`` reaches them, and the differential energy and
+    derivatives see the same neighbouring frames.
+
+    Parameters
+    ----------
+    x : ndarray of float32, shape (n_channels, n_samples)
+        Samples ``[first_sample, first_sample + n_samples)`` of the signal.
+    sample_rate_hz : float
+    first_sample, total_samples : int
+        Where ``x`` starts in the signal, and the signal's length, in samples.
+    frames : (int, int)
+        Frames ``[first, stop)`` wanted.
+    frame_seconds, analysis_seconds, n_filters, n_cepstra, band_hz, energy_span_frames,
+    delta_frames
+        As :func:`lfcc`.
+
+    Returns
+    -------
+    ndarray of float32, shape (n_channels, frames[1] - frames[0], n_features)
+    """
     import scipy.fft
 
     n_ch, n = x.shape
-    n_frames = int(np.floor(n / (frame_seconds * sample_rate_hz) + 1e-9))
+    n_frames = int(np.floor(total_samples / (frame_seconds * sample_rate_hz) + 1e-9))
+    g0, g1 = frames
+    h0, h1 = _frame_reach(frames, n_frames, energy_span_frames, delta_frames)
     length = max(2, int(round(analysis_seconds * sample_rate_hz)))
     nfft = max(256, 1 << (length - 1).bit_length())
     low, high = band_hz if band_hz is not None else (0.0, sample_rate_hz / 2)
     bank = lfcc_filterbank(n_filters, nfft, sample_rate_hz, low, high)
     window = np.hamming(length).astype(np.float32)
-    centres = np.round((np.arange(n_frames) + 0.5) * frame_seconds * sample_rate_hz).astype(
-        np.int64
-    )
-    starts = centres - length // 2 + length  # + length: offset into the reflected padding
+    centres = _centres(np.arange(h0, h1), frame_seconds, sample_rate_hz)
+    left = length if first_sample == 0 else 0  # reflect only at the signal's own ends
+    right = length if first_sample + n == total_samples else 0
+    starts = centres - length // 2 - first_sample + left
     index = starts[:, None] + np.arange(length)[None, :]
     half = energy_span_frames // 2
     n_feat = 2 * (n_cepstra + 2) + n_cepstra + 1
-    out = np.empty((n_ch, n_frames, n_feat), dtype=np.float32)
+    out = np.empty((n_ch, g1 - g0, n_feat), dtype=np.float32)
     for ch in range(n_ch):
-        sig = np.pad(np.asarray(x[ch], dtype=np.float32), length, mode="reflect")
-        frames = sig[index]  # (n_frames, length)
-        energy = np.log(np.einsum("ij,ij->i", frames, frames) + _EPS)
-        spec = np.abs(scipy.fft.rfft(frames * window, nfft, axis=1)) ** 2
+        sig = np.pad(np.asarray(x[ch], dtype=np.float32), (left, right), mode="reflect")
+        chunk = sig[index]  # (h1 - h0, length)
+        energy = np.log(np.einsum("ij,ij->i", chunk, chunk) + _EPS)
+        spec = np.abs(scipy.fft.rfft(chunk * window, nfft, axis=1)) ** 2
         logfb = np.log(spec @ bank.T + _EPS)
         ceps = scipy.fft.dct(logfb, type=2, norm="ortho", axis=1)[:, 1 : n_cepstra + 1]
         padded = np.pad(energy, half, mode="edge")
@@ -201,5 +318,5 @@ def lfcc(
         base = np.column_stack([ceps, energy, diff_energy]).astype(np.float32)
         d1 = deltas(base, delta_frames)
         d2 = deltas(d1[:, : n_cepstra + 1], delta_frames)
-        out[ch] = np.concatenate([base, d1, d2], axis=1)
+        out[ch] = np.concatenate([base, d1, d2], axis=1)[g0 - h0 : g1 - h0]
     return out

@@ -23,18 +23,31 @@ from typing import Any
 
 import numpy as np
 
-from seizure.io.edf import read_edf, read_edf_header
+from seizure.io.edf import EdfHeader, read_edf, read_edf_header
 from seizure.io.events import Event, events_to_mask
 from seizure.io.recording import Recording
 from seizure.preprocessing.config import PreprocessConfig
 from seizure.preprocessing.features import lfcc, raw_windows, window_count
-from seizure.preprocessing.montage import get_montage, plan_montage
+from seizure.preprocessing.montage import MontagePlan, get_montage, plan_montage
 from seizure.preprocessing.quality import check_filtered, check_recording
 from seizure.preprocessing.signal import apply_filters, design_filters, resample_to_matrix
+from seizure.preprocessing.stream import StreamedWindows, scan_sources
+
+#: Recordings longer than this are processed a block at a time (:class:`StreamedWindows`);
+#: shorter ones whole, in memory (the same results, see the test of the two paths): an hour
+#: (most TUSZ recordings) whole costs about 150 MB and avoids the streamed path's second
+#: pass over the file.
+_STREAM_ABOVE_SECONDS = 3600.0
+
+#: Seconds of signal per block of the streamed path (about 20 MB of float32 sources at
+#: 256 Hz; the filter padding adds under 20 s to each).
+_BLOCK_SECONDS = 600.0
 
 __all__ = [
+    "FileWindows",
     "Preprocessed",
     "RawWindows",
+    "open_windows",
     "preprocess_recording",
     "read_for_montage",
     "resample_sources",
@@ -198,18 +211,7 @@ def resample_sources(
         warnings.append(
             f"{recording.path}: {count} non-finite samples in {', '.join(names)} were set to 0"
         )
-    low_rates = sorted({r for r in rates if config.bandpass_hz and r / 2 < config.bandpass_hz[1]})
-    if low_rates:
-        warnings.append(
-            f"{recording.path}: sampled at {', '.join(f'{r:g}' for r in low_rates)} Hz, so it "
-            f"holds nothing above {low_rates[0] / 2:g} Hz although the band-pass reaches "
-            f"{config.bandpass_hz[1]:g} Hz"
-        )
-    if plan.filled:
-        warnings.append(
-            f"{recording.path}: montage {montage.name!r} channels {', '.join(plan.filled)} "
-            f"filled with zeros (missing {', '.join(plan.missing)})"
-        )
+    warnings += _plan_warnings(recording.path, plan, rates, config)
     return Preprocessed(
         sources=x,
         matrix=plan.matrix,
@@ -221,6 +223,26 @@ def resample_sources(
         missing=plan.missing,
         warnings=warnings,
     )
+
+
+def _plan_warnings(
+    path: Path, plan: MontagePlan, rates: Sequence[float], config: PreprocessConfig
+) -> list[str]:
+    """Warnings about the sources themselves: rates too low for the band, filled channels."""
+    warnings = []
+    low_rates = sorted({r for r in rates if config.bandpass_hz and r / 2 < config.bandpass_hz[1]})
+    if low_rates:
+        warnings.append(
+            f"{path}: sampled at {', '.join(f'{r:g}' for r in low_rates)} Hz, so it "
+            f"holds nothing above {low_rates[0] / 2:g} Hz although the band-pass reaches "
+            f"{config.bandpass_hz[1]:g} Hz"
+        )
+    if plan.filled:
+        warnings.append(
+            f"{path}: montage {plan.montage.name!r} channels {', '.join(plan.filled)} "
+            f"filled with zeros (missing {', '.join(plan.missing)})"
+        )
+    return warnings
 
 
 def read_for_montage(path: str | Path, config: PreprocessConfig) -> tuple[Recording, Any]:
@@ -318,6 +340,99 @@ def windows_for(pre: Preprocessed, config: PreprocessConfig) -> RawWindows | np.
         shape=(n_win, n_ch, per_window, n_feat),
         strides=(stride * s_fr, s_ch, s_fr, s_ft),
         writeable=False,
+    )
+
+
+@dataclass
+class FileWindows:
+    """The windows of one EDF file and what the cache's metadata and ``detect`` report.
+
+    Attributes
+    ----------
+    windows : RawWindows, StreamedWindows or ndarray
+        Shape ``(n_windows, *window_shape(config))``, sliceable a range at a time.
+    header : EdfHeader
+        The file's header (all labels, start time).
+    duration_s : float
+        Seconds read.
+    source_rates_hz : dict of str to float
+        Original rate of every recording channel used.
+    resampled : bool
+    filled, missing : tuple of str
+        As :class:`Preprocessed`.
+    warnings : list of str
+        The reader's, the checks' and the preprocessing's, in that order.
+    """
+
+    windows: RawWindows | StreamedWindows | np.ndarray
+    header: EdfHeader
+    duration_s: float
+    source_rates_hz: dict[str, float]
+    resampled: bool
+    filled: tuple[str, ...]
+    missing: tuple[str, ...]
+    warnings: list[str]
+
+
+def open_windows(path: str | Path, config: PreprocessConfig) -> FileWindows:
+    """Read, check, resample, filter and window one EDF file as ``seizure preprocess`` does.
+
+    A recording up to an hour long is read whole (:func:`read_for_montage`,
+    :func:`preprocess_recording`, :func:`windows_for`); a longer one is checked in one pass
+    over the file (:func:`~seizure.preprocessing.stream.scan_sources`) and its windows are
+    computed a block at a time as they are sliced (:class:`~seizure.preprocessing.stream.
+    StreamedWindows`), so that memory does not grow with the recording's length.
+
+    Parameters
+    ----------
+    path : path
+    config : PreprocessConfig
+
+    Returns
+    -------
+    FileWindows
+
+    Raises
+    ------
+    InputFileError
+        An unreadable file, missing channels (:class:`MissingChannelsError`) or an unusable
+        recording (:class:`~seizure.preprocessing.quality.UnusableRecordingError`, raised
+        while slicing too when filtering gives non-finite values).
+    """
+    header = read_edf_header(path)
+    fs = config.sample_rate_hz
+    if header.duration_s > _STREAM_ABOVE_SECONDS:
+        plan = plan_montage(get_montage(config.montage), header.labels, config.fill_missing)
+        reader, warnings, finite = scan_sources(header, plan)
+        if finite:  # a recording with NaN/inf samples is read whole: its count is reported
+            rates = [header.signals[k].sfreq_hz for k in plan.sources]
+            n_samples = int(math.floor(header.duration_s * fs + 1e-6))
+            block = int(_BLOCK_SECONDS * fs)
+            return FileWindows(
+                windows=StreamedWindows(reader, plan.matrix, config, n_samples, block),
+                header=header,
+                duration_s=header.duration_s,
+                source_rates_hz={
+                    header.labels[k]: header.signals[k].sfreq_hz for k in plan.sources
+                },
+                resampled=any(r != fs for r in rates),
+                filled=plan.filled,
+                missing=plan.missing,
+                warnings=warnings + _plan_warnings(header.path, plan, rates, config),
+            )
+    recording, header = read_for_montage(path, config)
+    warnings = list(recording.warnings)
+    pre = preprocess_recording(recording, config, release=True)
+    del recording
+    return FileWindows(
+        windows=windows_for(pre, config),
+        header=header,
+        duration_s=header.duration_s,
+        source_rates_hz=pre.source_rates_hz,
+        resampled=pre.resampled,
+        filled=pre.filled,
+        missing=pre.missing,
+        warnings=warnings + pre.warnings,
     )
 
 

@@ -9,13 +9,24 @@ usually causes it (an unstable high-order band-pass).
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from pathlib import Path
+
 import numpy as np
 
+from seizure.io.edf import SampleStats
 from seizure.io.recording import Recording
 from seizure.preprocessing.config import PreprocessConfig
 from seizure.utils.errors import InputFileError
 
-__all__ = ["CLIPPED_FRACTION", "UnusableRecordingError", "check_filtered", "check_recording"]
+__all__ = [
+    "CLIPPED_FRACTION",
+    "UnusableRecordingError",
+    "check_channels",
+    "check_filtered",
+    "check_recording",
+    "check_units",
+]
 
 #: A channel with more than this fraction of its samples at its own minimum or maximum is
 #: called clipped (saturated amplifier, disconnected electrode held at a rail).
@@ -26,14 +37,6 @@ _VOLTAGE = "uV"  # the reader converts V, mV and nV to microvolts and names the 
 
 class UnusableRecordingError(InputFileError):
     """A recording whose values cannot give meaningful windows; the message says why."""
-
-
-def _clipped_fraction(x: np.ndarray) -> float | None:
-    """Fraction of samples at the channel's minimum or maximum; None for a flat channel."""
-    lo, hi = x.min(), x.max()
-    if lo == hi:
-        return None
-    return float(np.count_nonzero((x == lo) | (x == hi))) / x.size
 
 
 def check_recording(recording: Recording) -> list[str]:
@@ -56,11 +59,15 @@ def check_recording(recording: Recording) -> list[str]:
         A channel in a unit that is not a voltage (``degC``, ``%``...), or every channel flat,
         clipped or non-finite.
     """
-    path = recording.path
+    check_units(recording.path, recording.labels, recording.units)
+    stats = [SampleStats.of(x) for x in recording.data]
+    return check_channels(recording.path, recording.labels, stats)
+
+
+def check_units(path: Path, labels: Sequence[str], units: Sequence[str]) -> None:
+    """Refuse channels in a unit that is not a voltage (:func:`check_recording`)."""
     foreign = [
-        f"{label} ({unit})"
-        for label, unit in zip(recording.labels, recording.units)
-        if unit and unit != _VOLTAGE
+        f"{label} ({unit})" for label, unit in zip(labels, units) if unit and unit != _VOLTAGE
     ]
     if foreign:
         raise UnusableRecordingError(
@@ -69,13 +76,32 @@ def check_recording(recording: Recording) -> list[str]:
             "channels in V, mV, uV or nV (fix the header's physical dimension, or use a "
             "montage that does not read them)",
         )
+
+
+def check_channels(path: Path, labels: Sequence[str], stats: Sequence[SampleStats]) -> list[str]:
+    """Clipped-channel warnings, or a refusal when no channel holds a signal.
+
+    Parameters
+    ----------
+    path : Path
+        The recording, for the messages.
+    labels : sequence of str
+        Channel names.
+    stats : sequence of SampleStats
+        Each channel's statistics (:class:`seizure.io.edf.SampleStats`).
+
+    Returns
+    -------
+    list of str
+        As :func:`check_recording`.
+    """
     warnings: list[str] = []
     dead = 0
-    for label, x in zip(recording.labels, recording.data):
-        if x.size == 0 or not np.isfinite(x).all():
+    for label, st in zip(labels, stats):
+        if st.n == 0 or not st.finite:
             dead += 1
             continue
-        fraction = _clipped_fraction(x)
+        fraction = st.clipped_fraction()
         if fraction is None:
             dead += 1  # flat: the reader has already warned
         elif fraction > CLIPPED_FRACTION:
@@ -84,7 +110,7 @@ def check_recording(recording: Recording) -> list[str]:
                 f"{path}: channel {label} is clipped ({100 * fraction:.0f}% of its samples at "
                 "its minimum or maximum)"
             )
-    if recording.data and dead == len(recording.data):
+    if stats and dead == len(stats):
         raise UnusableRecordingError(
             path,
             f"no channel the montage reads holds a signal (all {dead} are flat, clipped "

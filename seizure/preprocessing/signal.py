@@ -9,10 +9,19 @@
   adds is about 1e-5 of the signal's amplitude, far under the float16 storage step).
 
 Work is done a few channels at a time so that the temporaries stay small.
+
+A long recording can be processed a part at a time with the same result:
+:func:`resample_span` names the input samples that give an output range exactly as
+resampling the whole signal does (the FIR reaches ``10 * max(up, down)`` upsampled samples on
+each side, and the part starts on a multiple of ``down`` so that its polyphase alignment is
+the whole signal's), and :func:`filter_padding` the samples of signal to add on each side of
+a part so that the zero-phase filter's start-up transient has decayed below 1e-9 of the
+signal (relative; float32 resolves 6e-8) before the part (see :func:`filter_padding`).
 """
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from fractions import Fraction
 
@@ -21,8 +30,11 @@ import numpy as np
 __all__ = [
     "apply_filters",
     "design_filters",
+    "filter_padding",
     "resample",
     "resample_factors",
+    "resample_part",
+    "resample_span",
     "resample_to_matrix",
 ]
 
@@ -121,6 +133,95 @@ def resample_to_matrix(
                 for i in chunk:
                     signals[i] = None  # type: ignore[index]
     return out
+
+
+def _half_len(up: int, down: int) -> int:
+    return 10 * max(up, down)  # scipy.signal.resample_poly's FIR half-length (upsampled)
+
+
+def resample_span(
+    from_hz: float, to_hz: float, start: int, stop: int, n_in: int
+) -> tuple[int, int]:
+    """Input samples ``[s, e)`` that determine output samples ``[start, stop)``.
+
+    Parameters
+    ----------
+    from_hz, to_hz : float
+        Rates in Hz.
+    start, stop : int
+        Output (``to_hz``) samples wanted.
+    n_in : int
+        Length of the whole input signal.
+
+    Returns
+    -------
+    (int, int)
+        ``s`` is a multiple of ``down`` (``up / down = to_hz / from_hz``) so that
+        ``resample_part(x[s:e], ..., s, ...)`` equals the whole signal's resampling there.
+    """
+    up, down = resample_factors(from_hz, to_hz)
+    reach = _half_len(up, down) // up + 2
+    lo = (start * down) // up - reach
+    hi = ((max(start, stop - 1)) * down) // up + reach + 1
+    s = max(0, (lo // down) * down)
+    return s, min(n_in, max(s, hi))
+
+
+def resample_part(
+    x: np.ndarray, from_hz: float, to_hz: float, first: int, start: int, stop: int, n_in: int
+) -> np.ndarray:
+    """Output samples ``[start, stop)`` of the resampled signal from input ``x[first:...]``.
+
+    Parameters
+    ----------
+    x : ndarray of float32, shape (n_channels, n)
+        Input samples ``[first, first + n)``, at least the span :func:`resample_span` names.
+    from_hz, to_hz : float
+    first : int
+        Where ``x`` starts in the input (a multiple of ``down``).
+    start, stop : int
+        Output samples wanted.
+    n_in : int
+        Length of the whole input.
+
+    Returns
+    -------
+    ndarray of float32, shape (n_channels, stop - start)
+        As :func:`resample_to_matrix` gives them, past the end padded with the last value.
+    """
+    up, down = resample_factors(from_hz, to_hz)
+    if first % down:
+        raise ValueError(f"a part must start on a multiple of {down} samples, got {first}")
+    res = resample(x, from_hz, to_hz, axis=1)
+    offset = first * up // down
+    out = np.empty((x.shape[0], stop - start), dtype=np.float32)
+    end = -(-n_in * up // down)  # ceil: the whole signal's resampled length
+    have = max(0, min(stop, end) - start)
+    out[:, :have] = res[:, start - offset : start - offset + have]
+    if have < stop - start:
+        out[:, have:] = res[:, end - offset - 1 : end - offset] if end else 0.0
+    return out
+
+
+def filter_padding(sos: np.ndarray | None, tolerance: float = 1e-9) -> int:
+    """Samples of signal to add on each side of a part filtered on its own.
+
+    The zero-phase filter started at a part's edge differs from the whole-signal filter by a
+    transient that decays as ``r ** k`` after ``k`` samples, ``r`` being the largest pole
+    radius of the sections: ``ceil(log(tolerance) / log(r))`` samples bring it under
+    ``tolerance`` times the signal's size (1e-9: below float32's 6e-8 resolution).
+
+    Returns
+    -------
+    int
+        0 when there is nothing to filter.
+    """
+    if sos is None:
+        return 0
+    r = max(float(np.max(np.abs(np.roots(section[3:])), initial=0.0)) for section in sos)
+    if r <= 0.0:
+        return 0
+    return int(math.ceil(math.log(tolerance) / math.log(r)))
 
 
 def design_filters(
