@@ -6,15 +6,23 @@ built by :mod:`seizure.pipelines.results`. This module runs the runs.
 Outputs
 -------
 ``OUT/runs/<name>/``: ``config.yaml`` (resolved), ``train/`` (``seizure train``'s run
-folder), ``eval/`` (``seizure evaluate``'s output; the run is *finished* when
-``eval/scores.json`` exists) and ``status.json`` (``finished`` or ``failed`` with the reason).
+folder), ``eval/`` (``seizure evaluate``'s output) and ``stages.json``: the run's record
+(:class:`~seizure.pipelines.stages.StageStore`, as ``seizure demo`` keeps its stages; one stage,
+``run``) with ``status`` ``running``, ``finished``, ``failed`` or ``interrupted``, the
+``reason`` of a failure, the fingerprint of the config, and ``diverged`` (plus
+``diverged_reason``) when the training loss became non-finite. The run is *finished* when the
+record says so and ``eval/scores.json`` exists.
+
+Which config made a run folder is decided from its ``config.yaml``, read back through
+:func:`~seizure.config.load_config`, so that a field added to the package since the run was
+made takes its default instead of counting as a change (a fingerprint cannot tell the two
+apart).
 ``OUT/results.md``, ``OUT/results.csv`` and ``OUT/validation_curves.png``: see
 :mod:`seizure.pipelines.results`.
 """
 
 from __future__ import annotations
 
-import json
 import sys
 import time
 import traceback
@@ -28,16 +36,18 @@ import yaml
 
 from seizure.config import ConfigError, load_config, save_config, to_dict
 from seizure.pipelines.grid import (
+    RUN_STAGE,
     ExperimentGrid,
     GridError,
     RunSpec,
     expand_grid,
     load_grid,
     run_dir_of,
+    run_record,
     select_runs,
 )
 from seizure.pipelines.results import collect_results, plot_validation_curves, write_results
-from seizure.utils.fsio import atomic_write_text
+from seizure.pipelines.stages import StageStore, stage_fingerprint
 
 __all__ = [
     "ExperimentGrid",
@@ -56,13 +66,18 @@ __all__ = [
 
 
 def is_finished(run_dir: Path) -> bool:
-    """A run is finished when its evaluation's ``scores.json`` exists."""
-    return (run_dir / "eval" / "scores.json").is_file()
+    """Whether a run's record says it finished and its evaluation's ``scores.json`` exists."""
+    return (
+        bool(run_record(run_dir).get("complete")) and (run_dir / "eval" / "scores.json").is_file()
+    )
 
 
 def _stored_config(run_dir: Path) -> dict[str, Any] | None:
-    """The run's saved config, resolved through :func:`load_config` so that a field added to
-    the package since the run was made takes its default instead of counting as a change."""
+    """The run's saved config, resolved through :func:`load_config`.
+
+    A field added to the package since the run was made takes its default instead of counting
+    as a change.
+    """
     path = run_dir / "config.yaml"
     if not path.is_file():
         return None
@@ -70,10 +85,6 @@ def _stored_config(run_dir: Path) -> dict[str, Any] | None:
         return to_dict(load_config([path]))
     except ConfigError:
         return yaml.safe_load(path.read_text())
-
-
-def _write_status(run_dir: Path, status: dict[str, Any]) -> None:
-    atomic_write_text(run_dir / "status.json", json.dumps(status, indent=1) + "\n")
 
 
 @dataclass
@@ -97,9 +108,27 @@ def run_one(
 ) -> RunOutcome:
     """Train and evaluate one run (or resume it); never raises for a failed run.
 
-    The reason of a failure (training error, non-finite loss, evaluation error) is written to
-    ``OUT/runs/<name>/status.json`` and returned. A run whose ``eval/scores.json`` exists is
-    skipped; a run folder made with another config is refused (delete it to rerun).
+    Parameters
+    ----------
+    spec : RunSpec
+        The run.
+    cache : str, Path or Cache
+        The cache every run trains and is evaluated on.
+    out : str or Path
+        The experiment's output folder; the run writes into ``OUT/runs/<name>``.
+    split : str
+        The split evaluated.
+    device : str
+        ``auto``, ``cpu`` or ``cuda``.
+    log : callable, optional
+        Receives progress lines.
+
+    Returns
+    -------
+    RunOutcome
+        The reason of a failure (training error, non-finite loss, evaluation error) is also
+        recorded in the run's ``stages.json``. A finished run is skipped; a run folder made
+        with another config is refused (delete it to rerun).
     """
     # torch: imported by the runs only, so that reading and listing a grid stays light
     from seizure.evaluation.evaluate import evaluate
@@ -107,6 +136,7 @@ def run_one(
 
     say = log or (lambda _m: None)
     run_dir = run_dir_of(out, spec.name)
+    store = StageStore(run_dir)
     wanted = to_dict(spec.config)
     stored = _stored_config(run_dir)
     if stored is not None and stored != wanted:
@@ -115,53 +145,46 @@ def run_one(
             "current grid"
         )
         if not is_finished(run_dir):
-            _write_status(run_dir, {"status": "failed", "reason": reason, "diverged": False})
+            store.fail(RUN_STAGE, stage_fingerprint(stored), reason=reason, diverged=False)
         return RunOutcome(spec.name, "failed", reason)
     if is_finished(run_dir):
         return RunOutcome(spec.name, "skipped")
     run_dir.mkdir(parents=True, exist_ok=True)
     save_config(spec.config, run_dir / "config.yaml")
+    fingerprint = stage_fingerprint(wanted)
     t0 = time.perf_counter()
-    started = datetime.now(timezone.utc).isoformat(timespec="seconds")
-    status: dict[str, Any] = {"status": "running", "started": started, "diverged": False}
-    _write_status(run_dir, status)
+    info: dict[str, Any] = {
+        "started": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "diverged": False,
+    }
+    store.start(RUN_STAGE, fingerprint, **info)
     checkpoint = run_dir / "train" / "best.pt"
     try:
         try:
             result = train(spec.config, cache, run_dir / "train", resume=True, device=device,
                            log=say)  # fmt: skip
-            status["train_status"] = result.status
+            info["train_status"] = result.status
             if result.status == "interrupted":
                 raise KeyboardInterrupt
         except NonFiniteLossError as err:
-            status["diverged"] = True
-            status["train_status"] = "diverged"
-            status["diverged_reason"] = str(err)
+            info.update(diverged=True, train_status="diverged", diverged_reason=str(err))
             if not checkpoint.is_file():
                 raise
             say(f"{spec.name}: diverged ({err}); evaluating the last good best.pt")
-        evaluate(
-            checkpoint,
-            cache,
-            run_dir / "eval",
-            split=split,
-            device=device,
-            reuse_probs=True,
-            log=say,
-        )
+        evaluate(checkpoint, cache, run_dir / "eval", split=split, device=device,
+                 reuse_probs=True, log=say)  # fmt: skip
     except KeyboardInterrupt:
-        status.update(status="interrupted", reason="interrupted; run again to resume")
-        _write_status(run_dir, status)
+        reason = "interrupted; run again to resume"
+        store.fail(RUN_STAGE, fingerprint, reason=reason, status="interrupted", **info)
         raise
     except Exception as err:  # a failed run is recorded and the grid goes on
         reason = f"{type(err).__name__}: {err}"
-        status.update(status="failed", reason=reason, seconds=time.perf_counter() - t0)
-        status["traceback"] = traceback.format_exc(limit=8)
-        _write_status(run_dir, status)
-        return RunOutcome(spec.name, "failed", reason, status["seconds"])
-    status.update(status="finished", seconds=time.perf_counter() - t0)
-    _write_status(run_dir, status)
-    return RunOutcome(spec.name, "finished", "", status["seconds"])
+        info.update(seconds=time.perf_counter() - t0, traceback=traceback.format_exc(limit=8))
+        store.fail(RUN_STAGE, fingerprint, reason=reason, **info)
+        return RunOutcome(spec.name, "failed", reason, info["seconds"])
+    info["seconds"] = time.perf_counter() - t0
+    store.finish(RUN_STAGE, fingerprint, **info)
+    return RunOutcome(spec.name, "finished", "", info["seconds"])
 
 
 @dataclass

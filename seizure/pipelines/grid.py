@@ -42,6 +42,7 @@ from typing import Any
 import yaml
 
 from seizure.config import Config, ConfigError, load_config
+from seizure.pipelines.stages import StageError, StageStore
 from seizure.utils.errors import UsageError
 
 __all__ = [
@@ -49,11 +50,13 @@ __all__ = [
     "ExperimentGrid",
     "Grid",
     "GridError",
+    "RUN_STAGE",
     "RunSpec",
     "Settings",
     "expand_grid",
     "load_grid",
     "run_dir_of",
+    "run_record",
     "select_runs",
 ]
 
@@ -375,3 +378,18 @@ def select_runs(
 def run_dir_of(out: str | Path, name: str) -> Path:
     """``OUT/runs/<name>``."""
     return Path(out) / "runs" / name
+
+
+#: The stage name of a run's record in ``OUT/runs/<name>/stages.json``.
+RUN_STAGE = "run"
+
+
+def run_record(run_dir: Path) -> dict[str, Any]:
+    """The record of a run (see :class:`~seizure.pipelines.stages.StageStore`); {} when none.
+
+    An unreadable record counts as none, so that collecting results never stops at one run.
+    """
+    try:
+        return StageStore(run_dir).get(RUN_STAGE) or {}
+    except StageError:
+        return {}

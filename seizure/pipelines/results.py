@@ -24,7 +24,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from seizure.pipelines.grid import ExperimentGrid, RunSpec, run_dir_of
+from seizure.pipelines.grid import ExperimentGrid, RunSpec, run_dir_of, run_record
 from seizure.utils.fsio import atomic_write_text
 
 __all__ = [
@@ -89,7 +89,7 @@ def training_flags(
     """
     history = _read_jsonl(run_dir / "train" / "metrics.jsonl")
     summary = _read_json(run_dir / "train" / "summary.json")
-    status = _read_json(run_dir / "status.json")
+    status = run_record(run_dir)
     diverged = bool(status.get("diverged"))
     diverged |= any(not _finite(r.get("train_loss", 0.0)) for r in history)
     diverged |= summary.get("status") == "failed" and "loss is" in str(summary.get("error"))
@@ -127,7 +127,7 @@ def collect_results(
     rows = []
     for spec in runs:
         run_dir = run_dir_of(out, spec.name)
-        status = _read_json(run_dir / "status.json")
+        status = run_record(run_dir)
         row: dict[str, Any] = {"run": spec.name, "group": spec.group}
         for a in axes:
             row[a] = spec.axes.get(a, "")
