@@ -73,7 +73,7 @@ def is_finished(run_dir: Path) -> bool:
 
 
 def _stored_config(run_dir: Path) -> dict[str, Any] | None:
-    """The run's saved config, resolved through :func:`load_config`.
+    """Return the run's saved config, resolved through :func:`load_config`.
 
     A field added to the package since the run was made takes its default instead of counting
     as a change.

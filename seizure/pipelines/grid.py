@@ -385,7 +385,7 @@ RUN_STAGE = "run"
 
 
 def run_record(run_dir: Path) -> dict[str, Any]:
-    """The record of a run (see :class:`~seizure.pipelines.stages.StageStore`); {} when none.
+    """Return the record of a run (see :class:`~seizure.pipelines.stages.StageStore`); {} when none.
 
     An unreadable record counts as none, so that collecting results never stops at one run.
     """

@@ -167,7 +167,7 @@ def _flag(value: Any) -> str:
 
 
 def results_markdown(rows: Sequence[Mapping[str, Any]], grid: ExperimentGrid | None = None) -> str:
-    """The results table as Markdown (percentages; FA per 24 h)."""
+    """Return the results table as Markdown (percentages; FA per 24 h)."""
     axes = [k for k in (rows[0] if rows else {}) if k not in _FIXED]
     head = ["run", *axes, "status"]
     head += ["OVLP sens %", "OVLP spec %", "OVLP FA/24h", "TAES sens %", "TAES spec %"]
@@ -217,7 +217,7 @@ _FIXED = {
 
 
 def results_csv(rows: Sequence[Mapping[str, Any]]) -> str:
-    """The results table as CSV (fractions, not percentages; empty cells for missing)."""
+    """Return the results table as CSV (fractions, not percentages; empty cells for missing)."""
     if not rows:
         return ""
     buf = io.StringIO()
@@ -246,9 +246,10 @@ def plot_validation_curves(
     axis: str = "init",
     metric: str = "window_auroc",
 ) -> Path | None:
-    """Plot ``metric`` per epoch from each run's ``metrics.jsonl`` into
-    ``OUT/validation_curves.png``: one line per value of ``axis``, one panel per value of the
-    other axes. Returns the path, or None when no run with ``axis`` has validation metrics.
+    """Plot ``metric`` per epoch from each run's ``metrics.jsonl``.
+
+    Into ``OUT/validation_curves.png``: one line per value of ``axis``, one panel per value of
+    the other axes. Returns the path, or None when no run with ``axis`` has validation metrics.
     """
     panels: dict[str, list[tuple[str, list[int], list[float]]]] = {}
     for spec in runs:

@@ -72,7 +72,7 @@ class StageStore:
         return data if isinstance(data, dict) else {}
 
     def get(self, stage: str) -> dict[str, Any] | None:
-        """The record of ``stage``, or None."""
+        """Return the record of ``stage``, or None."""
         return self._load().get(stage)
 
     def _put(self, stage: str, record: Mapping[str, Any]) -> None:

@@ -138,6 +138,7 @@ class SplitData:
 
     @property
     def dtype(self) -> np.dtype:
+        """Storage dtype of the windows (float32 for an empty split)."""
         return self.windows[0].dtype if self.windows else np.dtype(np.float32)
 
     @property
@@ -146,9 +147,11 @@ class SplitData:
         return int(sum(w.nbytes for w in self.windows))
 
     def n_windows(self) -> int:
+        """Windows in the split."""
         return int(self.lengths.sum())
 
     def n_ictal(self) -> int:
+        """Ictal windows in the split."""
         return int(sum(int(y.sum()) for y in self.labels))
 
 
@@ -173,6 +176,7 @@ class Plan:
         return len(self.rec) // (self.batch_size * self.world_size)
 
     def batch(self, i: int) -> tuple[np.ndarray, np.ndarray]:
+        """Return this rank's recording indices and start windows of batch ``i``."""
         g = self.batch_size * self.world_size
         lo = i * g + self.rank * self.batch_size
         return self.rec[lo : lo + self.batch_size], self.start[lo : lo + self.batch_size]
@@ -208,7 +212,7 @@ def train_plan(
     rank: int = 0,
     world_size: int = 1,
 ) -> Plan:
-    """The shuffled sequences of one training epoch (see the module docstring).
+    """Return the shuffled sequences of one training epoch (see the module docstring).
 
     Parameters
     ----------
@@ -283,7 +287,7 @@ class EvalPlan:
         return math.ceil(len(self.rec) / self.batch_size)
 
     def batch(self, i: int) -> tuple[np.ndarray, np.ndarray]:
-        """Recording indices and start windows of batch ``i``."""
+        """Return recording indices and start windows of batch ``i``."""
         lo = i * self.batch_size
         return self.rec[lo : lo + self.batch_size], self.start[lo : lo + self.batch_size]
 
@@ -459,6 +463,7 @@ class ThreadFeeder:
             pending = (x, y, copied)
 
     def close(self) -> None:
+        """Stop the reader threads."""
         if self._pool is not None:
             self._pool.shutdown()
 
@@ -487,6 +492,7 @@ class ResidentFeeder:
         self._arange = torch.arange(T, device=device)
 
     def iterate(self, plan: Plan | EvalPlan, first_batch: int = 0) -> Iterator[tuple]:
+        """Yield ``(x, y)`` device batches of ``plan`` from ``first_batch`` on."""
         batches = [plan.batch(i) for i in range(first_batch, len(plan))]
         if not batches:
             return
@@ -498,6 +504,7 @@ class ResidentFeeder:
             yield self.x[index], self.y[index]
 
     def close(self) -> None:
+        """Free the device copy of the split."""
         del self.x, self.y
 
 
@@ -528,6 +535,7 @@ class LoaderFeeder:
         self.data, self.device, self.T, self.num_workers = data, device, T, num_workers
 
     def iterate(self, plan: Plan | EvalPlan, first_batch: int = 0) -> Iterator[tuple]:
+        """Yield ``(x, y)`` device batches of ``plan`` from ``first_batch`` on."""
         # this rank's sequences, in order, from the first batch on
         idx = [plan.batch(i) for i in range(first_batch, len(plan))]
         if not idx:
@@ -550,6 +558,7 @@ class LoaderFeeder:
             )
 
     def close(self) -> None:
+        """Do nothing: the loader's workers end with their iterator."""
         pass
 
 
@@ -583,7 +592,7 @@ def make_feeder(
 
 
 def to_float(x: torch.Tensor, scale: float | None = None) -> torch.Tensor:
-    """Stored windows (int16, float16, float32) to float32 on their device, times ``scale``."""
+    """Convert stored windows (int16, float16, float32) to float32 times ``scale``, same device."""
     x = x.float()
     if scale is not None and scale != 1.0:
         x = x * scale

@@ -161,7 +161,7 @@ class SignalCatcher:
         return 128 + self.signum if self.signum else 0
 
     def name(self, otherwise: str) -> str:
-        """The signal's name (``SIGTERM``), or ``otherwise`` when none came to this process."""
+        """Return the signal's name (``SIGTERM``), or ``otherwise`` without a signal."""
         return signal.Signals(self.signum).name if self.signum else otherwise
 
     def stop_after_step(self, agreed: bool) -> bool:
@@ -542,7 +542,7 @@ def _save(run: Run, state: TrainState, *names: str) -> None:
 
 
 def config_from_checkpoint(path: str | Path) -> Config:
-    """The resolved config stored in a checkpoint.
+    """Return the resolved config stored in a checkpoint.
 
     Parameters
     ----------

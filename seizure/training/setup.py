@@ -81,6 +81,7 @@ class Run:
 
     @property
     def device(self) -> torch.device:
+        """The device of this process."""
         return self.info.device
 
     def close(self) -> None:
@@ -201,7 +202,7 @@ def _check_metric_name(name: str) -> str:
 def _early_stopping_metric(
     name: str, mode: str, dev_data: SplitData, say: Callable[[str], None]
 ) -> tuple[str, str]:
-    """The metric and mode (``'max'``/``'min'``) that early stopping and ``best.pt`` follow.
+    """Return the metric and mode (``'max'``/``'min'``) that early stopping and ``best.pt`` follow.
 
     A one-class dev split has no AUROC (nor sensitivity at a false-alarm budget): such a
     metric would be NaN every epoch and ``best.pt`` would never move past epoch 1, so
@@ -233,7 +234,7 @@ def _configure_torch(config: Config, device: torch.device) -> str:
 
 
 def _class_weight(data: SplitData, config: Config, say: Callable[[str], None]) -> tuple[float, str]:
-    """The loss weight of ictal windows, and a description of the windows trained on.
+    """Return the loss weight of ictal windows, and a description of the windows trained on.
 
     Only recordings of at least ``train.sequence_windows`` windows are cut into training
     sequences: the class balance counts those windows, and the user is told what is left out.
@@ -309,7 +310,7 @@ def _initial_state(
 def _dev_feeder(
     data: SplitData, config: Config, info: DistInfo
 ) -> tuple[ThreadFeeder | None, EvalPlan | None]:
-    """The feeder and plan of validation (rank 0, when there is a dev split)."""
+    """Return the feeder and plan of validation (rank 0, when there is a dev split)."""
     if not (info.is_main and data.ids):
         return None, None
     cfg = config.train
