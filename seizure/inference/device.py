@@ -14,7 +14,7 @@ from pathlib import Path
 
 import torch
 
-from seizure.utils.errors import SeizureError
+from seizure.utils.errors import SeizureError, invalid_value_message
 
 __all__ = [
     "DEFAULT_BATCH_SEQUENCES",
@@ -80,10 +80,7 @@ def resolve_device(name: str = "auto", local_rank: int | None = None) -> torch.d
         says why, and what to do).
     """
     if name not in ("auto", "cpu", "cuda") and not name.startswith("cuda:"):
-        raise DeviceError(
-            "Invalid value for 'device': allowed 'auto', 'cpu', 'cuda', 'cuda:N', "
-            f"got {name!r} instead"
-        )
+        raise DeviceError(invalid_value_message("device", name, ("auto", "cpu", "cuda", "cuda:N")))
     has_cuda = torch.cuda.is_available()
     if name.startswith("cuda") and not has_cuda:
         hint = gpu_hint() or "no CUDA device is visible to PyTorch"

@@ -66,6 +66,7 @@ import torch
 from torch import nn
 
 from seizure.models.config import KERAS_INITIALIZERS
+from seizure.utils.errors import invalid_value
 
 if TYPE_CHECKING:
     from seizure.models.config import InitConfig, ModelConfig
@@ -135,10 +136,7 @@ def applicable_initializers(cell: str, part: str) -> tuple[str, ...]:
             "minimal": ("keras", "zeros", "pytorch", "chrono", "critical"),
             "vanilla": ("keras", "zeros", "pytorch", "critical"),
         }.get(cell, ("keras", "zeros", "pytorch"))
-    raise ValueError(
-        f"Invalid value for 'part': allowed values are conv, kernel, recurrent, bias, head, "
-        f"got {part!r} instead"
-    )
+    raise invalid_value("part", part, ("conv", "kernel", "recurrent", "bias", "head"))
 
 
 # --------------------------------------------------------------------------- Keras
@@ -214,10 +212,7 @@ def keras_init_(
             f"{', '.join(KERAS_INITIALIZERS)}, got {name!r} instead"
         )
     if variant not in ("keras2", "keras2017"):
-        raise ValueError(
-            f"Invalid value for 'keras_variant': allowed values are keras2, keras2017, "
-            f"got {variant!r} instead"
-        )
+        raise invalid_value("keras_variant", variant, ("keras2", "keras2017"))
     fan_in, fan_out = keras_fans(tensor.shape)
     scale = keras_std(name, fan_in, fan_out)
     if name.endswith("_uniform"):

@@ -39,6 +39,7 @@ from seizure.models.init import (
     weight_init_,
 )
 from seizure.models.regularization import LockedDropout
+from seizure.utils.errors import invalid_value
 
 if TYPE_CHECKING:
     from seizure.models.config import ESNConfig, InitConfig, ModelConfig
@@ -595,10 +596,7 @@ def build_recurrent(config: ModelConfig, input_size: int) -> RecurrentStack | No
     if cell == "none":
         return None
     if cell not in _LAYERS:  # pragma: no cover - ModelConfig's Literal rejects it first
-        raise ValueError(
-            f"Invalid value for 'model.cell': allowed values are "
-            f"{', '.join((*_LAYERS, 'none'))}, got {cell!r} instead"
-        )
+        raise invalid_value("model.cell", cell, (*_LAYERS, "none"))
     reg = config.regularization
     layers: list[RecurrentLayer] = []
     size = input_size

@@ -38,6 +38,7 @@ import torch
 
 from seizure.inference.plan import plan_sequences
 from seizure.training.errors import TrainingDataError
+from seizure.utils.errors import invalid_value
 
 __all__ = [
     "EvalPlan",
@@ -239,10 +240,7 @@ def train_plan(
         # a recording shorter than T + offset still gets a tile when it can hold one
         offsets = np.where(lengths - offsets >= T, offsets, 0)
     else:
-        raise ValueError(
-            f"Invalid value for 'train.sequence_sampling': allowed 'random_offset', 'tile', "
-            f"got {sampling!r} instead"
-        )
+        raise invalid_value("train.sequence_sampling", sampling, ("random_offset", "tile"))
     rec, start = tile_starts(lengths, T, offsets)
     if oversample_fraction is not None and len(rec):
         pos = np.flatnonzero(sequence_has_seizure(data, rec, start, T))
@@ -585,10 +583,7 @@ def make_feeder(
         return ThreadFeeder(data, device, T, batch_size, num_workers, prefetch), kind
     if kind == "dataloader":
         return LoaderFeeder(data, device, T, num_workers), kind
-    raise ValueError(
-        f"Invalid value for 'train.feeder': allowed 'auto', 'gpu', 'threads', 'dataloader', "
-        f"got {kind!r} instead"
-    )
+    raise invalid_value("train.feeder", kind, ("auto", "gpu", "threads", "dataloader"))
 
 
 def to_float(x: torch.Tensor, scale: float | None = None) -> torch.Tensor:

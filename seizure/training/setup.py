@@ -43,6 +43,7 @@ from seizure.training.step import (
     resolve_precision,
     setup_model,
 )
+from seizure.utils.errors import invalid_value_message
 from seizure.utils.fsio import refuse_overlap
 from seizure.utils.locks import FolderLock
 from seizure.utils.seeding import seed_everything
@@ -192,10 +193,7 @@ def _check_metric_name(name: str) -> str:
     """Refuse an early-stopping metric that validation does not produce."""
     known = M.known_metrics()
     if name not in known:
-        raise ConfigError(
-            f"Invalid value for 'train.early_stopping_metric': allowed "
-            f"{', '.join(repr(k) for k in sorted(known))}, got {name!r} instead"
-        )
+        raise ConfigError(invalid_value_message("train.early_stopping_metric", name, sorted(known)))
     return name
 
 
