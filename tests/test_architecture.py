@@ -249,8 +249,6 @@ LONG_FILES: dict[str, str] = {
     "inference/engine.py": "one cohesive thing: the Predictor, the one inference engine "
     "(its buffers, tuning and plan already live in their own modules)",
     "models/recurrent.py": "one cohesive thing: the recurrent cells, their stack and registry",
-    "training/data.py": "one cohesive thing: the sequence plans and the three feeders that "
-    "read them (a few lines over; the feeders are the part to split off when it grows)",
 }
 
 
