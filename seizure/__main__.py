@@ -1,3 +1,5 @@
+"""``python -m seizure``: the ``seizure`` command."""
+
 from seizure.cli import main
 
 main()

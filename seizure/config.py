@@ -322,6 +322,6 @@ def save_config(config: Any, path: str | Path) -> None:
 
 
 def fingerprint(section: Any) -> str:
-    """A short stable hash of a config section (16 hex digits of sha256 of its JSON)."""
+    """Return a short stable hash of a config section (16 hex digits of sha256 of its JSON)."""
     blob = json.dumps(to_dict(section), sort_keys=True, separators=(",", ":"))
     return hashlib.sha256(blob.encode()).hexdigest()[:16]

@@ -10,7 +10,9 @@ from pathlib import Path
 
 import pytest
 
+from seizure.config import to_dict
 from seizure.pipelines import experiment as X
+from seizure.pipelines.stages import StageStore, stage_fingerprint
 
 
 def write_grid(tmp_path: Path) -> Path:
@@ -63,7 +65,12 @@ def fake_run(out: Path, name: str, *, score=None, metrics=(), status=None) -> No
         (run / "eval").mkdir(parents=True, exist_ok=True)
         (run / "eval" / "scores.json").write_text(json.dumps(score))
     if status is not None:
-        (run / "status.json").write_text(json.dumps(status))
+        store, status = StageStore(run), dict(status)
+        state = status.pop("status")
+        if state == "finished":
+            store.finish("run", "fp", **status)
+        else:
+            store.fail("run", "fp", status=state, **status)
 
 
 def test_table_is_built_from_run_outputs(tmp_path):
@@ -217,6 +224,10 @@ def test_index_runs_one_run_and_a_changed_config_is_not_reused(tmp_path, random_
     result = X.run_experiment(grid, random_cache.path, out, index=4, device="cpu")
     assert [o.name for o in result.outcomes] == ["solo"]
     assert [r["run"] for r in result.rows if r["status"] == "finished"] == ["solo"]
+    record = StageStore(out / "runs" / "solo").get("run")
+    assert (record["status"], record["complete"], record["diverged"]) == ("finished", True, False)
+    config = X.expand_grid(grid, base={"preprocess": to_dict(random_cache.config)})[4].config
+    assert record["fingerprint"] == stage_fingerprint(to_dict(config))
     again = X.run_experiment(grid, random_cache.path, out, index=4, device="cpu")
     assert [o.status for o in again.outcomes] == ["skipped"]
     changed = X.run_experiment(

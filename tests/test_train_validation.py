@@ -11,8 +11,8 @@ from seizure.inference.engine import Predictor
 from seizure.inference.plan import plan_sequences
 from seizure.training.data import SplitData, ThreadFeeder, eval_plan
 from seizure.training.fakes import TinySeqModel, write_random_cache
-from seizure.training.loop import validate
 from seizure.training.step import autocast_for
+from seizure.training.validation import validate
 
 T = 8
 

@@ -31,10 +31,13 @@ COMMANDS: dict[str, tuple[str, str]] = {
 
 
 def _quiet_idle_blas_threads() -> None:
-    """OpenBLAS keeps idle threads spinning for about 0.1 s after each matrix product; a
-    preprocessing or synthesis run that multiplies every few ms then burns a second core for
-    nothing (measured: 0.92 s of CPU per second idle). Letting them sleep changes no result.
-    Must happen before numpy is imported; an explicit setting by the user wins."""
+    """Let OpenBLAS's idle threads sleep instead of spinning.
+
+    OpenBLAS keeps idle threads spinning for about 0.1 s after each matrix product, so a
+    preprocessing or synthesis run that multiplies every few ms burns a second core for
+    nothing. Letting them sleep changes no result. Must happen before numpy is imported; an
+    explicit setting by the user wins.
+    """
     from seizure.utils.pool import WORKER_ENVIRONMENT
 
     for name, value in WORKER_ENVIRONMENT.items():
@@ -42,8 +45,10 @@ def _quiet_idle_blas_threads() -> None:
 
 
 class CommandError(click.ClickException):
-    """A :class:`~seizure.utils.errors.SeizureError` as click shows it: one ``Error: ...`` line
-    on stderr, and the error's ``exit_code`` as the exit status."""
+    """A :class:`~seizure.utils.errors.SeizureError` as click shows it.
+
+    One ``Error: ...`` line on stderr, and the error's ``exit_code`` as the exit status.
+    """
 
     def __init__(self, error: SeizureError) -> None:
         super().__init__(str(error))
@@ -59,15 +64,18 @@ class LazyGroup(click.Group):
     """
 
     def invoke(self, ctx: click.Context) -> object:
+        """Run the command; a SeizureError becomes one ``Error:`` line and its exit status."""
         try:
             return super().invoke(ctx)
         except SeizureError as err:
             raise CommandError(err) from err
 
     def list_commands(self, ctx: click.Context) -> list[str]:
+        """Return the names of the commands whose modules are installed."""
         return [name for name, (module, _) in COMMANDS.items() if _available(module)]
 
     def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        """Import and return the command ``cmd_name`` (None when unknown)."""
         if cmd_name not in COMMANDS or not _available(COMMANDS[cmd_name][0]):
             return None
         _quiet_idle_blas_threads()
@@ -75,6 +83,7 @@ class LazyGroup(click.Group):
         return module.command
 
     def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        """Write the command list from the short help in ``COMMANDS`` (no command imported)."""
         rows = [(name, COMMANDS[name][1]) for name in self.list_commands(ctx)]
         if rows:
             with formatter.section("Commands"):
@@ -90,8 +99,10 @@ def _available(module: str) -> bool:
 )
 @click.version_option(__version__, prog_name="seizure")
 def main() -> None:
-    """EEG seizure detection: preprocess EDF corpora, train CNN/RNN detectors, and score
-    them as sensitivity against false alarms per 24 hours (NEDC and SzCORE rules).
+    """EEG seizure detection: preprocess, train, and score detectors.
+
+    Preprocess EDF corpora, train CNN/RNN detectors, and score them as sensitivity against
+    false alarms per 24 hours (NEDC and SzCORE rules).
 
     Start with 'seizure demo' to see the whole pipeline run on a synthetic corpus.
     """

@@ -52,6 +52,9 @@ def device_option(purpose: str, *, indexed: bool = False) -> Callable[..., Any]:
 def resolve_config(
     config_files: Sequence[str], overrides: Sequence[str], base: dict | None = None
 ) -> Config:
-    """Load the config; a :class:`~seizure.config.ConfigError` ends the command with exit
-    status 2 and a message that says what is wrong (see :class:`seizure.cli.LazyGroup`)."""
+    """Load the config of a command.
+
+    A :class:`~seizure.config.ConfigError` ends the command with exit status 2 and a message
+    that says what is wrong (see :class:`seizure.cli.LazyGroup`).
+    """
     return load_config(list(config_files), list(overrides), base=base)

@@ -63,8 +63,9 @@ def command(
     --set-style overrides that are crossed (run names like init-he_normal__cell-gru) and
     extra named runs. Each run trains on the train split of CACHE (validating on dev) into
     OUT/runs/NAME/train and is evaluated on the eval split into OUT/runs/NAME/eval. Runs go
-    one after the other; a run whose eval/scores.json exists is skipped, so the command can
-    simply be started again. A failed run is recorded with its reason and the others go on.
+    one after the other; a finished run (recorded in OUT/runs/NAME/stages.json) is skipped,
+    so the command can simply be started again. A failed run is recorded with its reason
+    and the others go on.
 
     At the end OUT/results.md and OUT/results.csv hold one row per run (OVLP and TAES
     sensitivity, specificity and FA/24h; whether training diverged or stalled) and

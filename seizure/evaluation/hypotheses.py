@@ -53,8 +53,10 @@ EventArrays = tuple[np.ndarray, np.ndarray, np.ndarray]
 
 @dataclass(frozen=True)
 class PostprocessParams:
-    """The arguments of :func:`seizure.scoring.postprocess.postprocess` but the
-    probabilities and the duration (picklable, for worker processes)."""
+    """The arguments of :func:`seizure.scoring.postprocess.postprocess`.
+
+    All but the probabilities and the duration (picklable, for worker processes).
+    """
 
     threshold: float
     window_seconds: float
@@ -106,7 +108,7 @@ def event_arrays(
 
 
 def events_from_arrays(arrays: EventArrays) -> list[Event]:
-    """The ``seiz`` events on ``TERM`` of :func:`event_arrays`' output."""
+    """Return the ``seiz`` events on ``TERM`` of :func:`event_arrays`' output."""
     starts, stops, conf = arrays
     return [
         Event(a, b, SEIZURE, TERM, c)
@@ -131,8 +133,11 @@ def _writable(arrays: EventArrays, duration_s: float) -> bool:
 
 
 def csv_bi_text(arrays: EventArrays, duration_s: float, bname: str) -> str:
-    """What :func:`seizure.io.annotations.write_csv_bi` writes for these ``seiz`` events
-    (sorted, valid: see :func:`_writable`), with the default montage file."""
+    """Return what :func:`seizure.io.annotations.write_csv_bi` writes for these events.
+
+    The ``seiz`` events are sorted and valid (see :func:`_writable`); the default montage file
+    is named.
+    """
     from seizure.io.annotations.tusz import CSV_COLUMNS, CSV_VERSION, DEFAULT_MONTAGE_FILE
 
     starts, stops, conf = arrays
@@ -145,8 +150,10 @@ def csv_bi_text(arrays: EventArrays, duration_s: float, bname: str) -> str:
 
 
 def tsv_text(arrays: EventArrays, duration_s: float) -> str:
-    """What :func:`seizure.io.annotations.write_tsv` writes for these ``seiz`` events
-    (sorted, valid) without a recording date."""
+    """Return what :func:`seizure.io.annotations.write_tsv` writes for these events.
+
+    The ``seiz`` events are sorted and valid; no recording date is written.
+    """
     from seizure.io.annotations.bids import TSV_COLUMNS
     from seizure.io.events import BACKGROUND
 
@@ -175,8 +182,10 @@ def _npy_bytes(array: np.ndarray) -> bytes:
 
 @dataclass(frozen=True)
 class HypothesisWriter:
-    """Post-process a recording's probabilities and write ``<stem>.csv_bi`` and ``<stem>.tsv``
-    into ``folder`` (picklable: runs in worker processes).
+    """Post-process a recording's probabilities and write its hypothesis files.
+
+    ``<stem>.csv_bi`` and ``<stem>.tsv`` go into ``folder`` (picklable: runs in worker
+    processes).
 
     Parameters
     ----------
@@ -214,9 +223,11 @@ def finish_recording(
     duration_s: float,
     probs: np.ndarray,
 ) -> tuple[float, EventArrays | None]:
-    """A writer's work for one recording (in a worker process or thread): save its
-    probabilities as ``probs_path`` (``.npy``, atomically) and write its hypothesis files.
-    Returns (seconds taken, its events or None)."""
+    """Do a writer's work for one recording (in a worker process or thread).
+
+    Save its probabilities as ``probs_path`` (``.npy``, atomically) and write its hypothesis
+    files. Returns (seconds taken, its events or None).
+    """
     t0 = time.perf_counter()
     if probs_path is not None:
         atomic_write_bytes(probs_path, _npy_bytes(probs))
@@ -235,9 +246,12 @@ _SHARED_LOCK = threading.Lock()
 
 
 def shared_writer_processes(workers: int) -> PipeWorkers:
-    """This process's writer processes (:class:`~seizure.utils.pool.PipeWorkers` running
-    :func:`finish_recording`) with ``workers`` workers, started on first use and kept (idle
-    workers sleep) so that later calls do not pay the 0.2 s start again; stopped at exit."""
+    """Return this process's writer processes, started on first use.
+
+    A :class:`~seizure.utils.pool.PipeWorkers` running :func:`finish_recording` with
+    ``workers`` workers, kept (idle workers sleep) so that later calls do not pay the 0.2 s
+    start again; stopped at exit.
+    """
     import atexit
 
     global _SHARED

@@ -57,6 +57,8 @@ class Copied:
 
 @dataclass
 class Launched:
+    """A batch whose model run is queued on the device, and its results' host buffer."""
+
     batch: Batch
     probs: Any  # (rows, length) float32 numpy array (filled once `done` has completed)
     done: Any = None  # event: results are on the host

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import torch
 
-from seizure.utils.errors import SeizureError
+from seizure.utils.errors import SeizureError, invalid_value_message
 
 __all__ = [
     "DEFAULT_BATCH_SEQUENCES",
@@ -44,7 +44,7 @@ class DeviceError(SeizureError):
 
 
 def gpu_hint() -> str | None:
-    """A reason to believe a GPU exists although this PyTorch cannot use it, or None."""
+    """Return a reason to believe a GPU exists although this PyTorch cannot use it, or None."""
     if torch.cuda.is_available():
         return None
     if Path("/dev/nvidia0").exists() or shutil.which("nvidia-smi"):
@@ -80,10 +80,7 @@ def resolve_device(name: str = "auto", local_rank: int | None = None) -> torch.d
         says why, and what to do).
     """
     if name not in ("auto", "cpu", "cuda") and not name.startswith("cuda:"):
-        raise DeviceError(
-            "Invalid value for 'device': allowed 'auto', 'cpu', 'cuda', 'cuda:N', "
-            f"got {name!r} instead"
-        )
+        raise DeviceError(invalid_value_message("device", name, ("auto", "cpu", "cuda", "cuda:N")))
     has_cuda = torch.cuda.is_available()
     if name.startswith("cuda") and not has_cuda:
         hint = gpu_hint() or "no CUDA device is visible to PyTorch"
@@ -127,7 +124,7 @@ def default_batch_sequences(device: torch.device) -> int:
 
 
 def cpu_has_bf16() -> bool:
-    """True when this CPU computes bf16 natively (oneDNN: AVX512-BF16 or AMX)."""
+    """Return True when this CPU computes bf16 natively (oneDNN: AVX512-BF16 or AMX)."""
     try:
         return bool(torch.ops.mkldnn._is_mkldnn_bf16_supported())
     except (AttributeError, RuntimeError):  # pragma: no cover - builds without oneDNN
@@ -135,8 +132,10 @@ def cpu_has_bf16() -> bool:
 
 
 def fold_batchnorm(model: torch.nn.Module) -> torch.nn.Module:
-    """A copy of ``model`` for inference with each ``Conv -> BatchNorm`` pair of an
-    ``nn.Sequential`` folded into one convolution (the batch norm becomes ``Identity``).
+    """Return a copy of ``model`` for inference with its batch norms folded.
+
+    Each ``Conv -> BatchNorm`` pair of an ``nn.Sequential`` is folded into one convolution
+    (the batch norm becomes ``Identity``).
 
     Only batch norms in eval mode with running statistics are folded; the output equals the
     original's up to float rounding. The copy's state-dict keys differ: do not save it.

@@ -291,9 +291,11 @@ class Predictor:
     # ------------------------------------------------------------------ the loop's steps
 
     def _fill_readers(self, run: _Run) -> None:
-        """Keep the reader threads busy: a batch per free host buffer (a buffer is free once
-        its copy to the device is queued, or, not staged, once its batch ran: the readers
-        wait for the copy's end event before overwriting it)."""
+        """Keep the reader threads busy: a batch per free host buffer.
+
+        A buffer is free once its copy to the device is queued, or, not staged, once its batch
+        ran: the readers wait for the copy's end event before overwriting it.
+        """
         t0 = time.perf_counter()
         while not run.exhausted and (run.ring is None or len(run.submitted) < len(run.ring.host)):
             batch = next(run.batches, None)
@@ -310,8 +312,9 @@ class Predictor:
         self.stats.plan_s += time.perf_counter() - t0
 
     def _advance(self, run: _Run) -> None:
-        """Move one batch on: queue the copy of a read batch or, staged, launch the model of
-        a copied one.
+        """Move one batch on.
+
+        Queue the copy of a read batch or, staged, launch the model of a copied one.
 
         Staged, a batch's copy is queued as soon as its reads are done (up to ``copy_ahead``
         ahead of the model), before the model of an earlier batch is launched, so that a copy
@@ -342,8 +345,10 @@ class Predictor:
             stats.launch_s += time.perf_counter() - t2
 
     def _finish_ready(self, run: _Run, progress: Callable[[int], None] | None) -> None:
-        """Finish what the device has done; wait only when too much is in flight or nothing
-        is left to launch."""
+        """Finish what the device has done.
+
+        Wait only when too much is in flight or nothing is left to launch.
+        """
         draining = run.exhausted and not run.submitted and not run.copied
         while run.launched and (
             draining or len(run.launched) > self.tuning.max_launched or _ready(run.launched[0].done)
@@ -390,9 +395,11 @@ class Predictor:
         return self._queues
 
     def _ring_for(self, batch: Batch, shared: bool = True) -> Ring:
-        """The predictor's buffers for windows like the first piece's (made once), or,
-        when not ``shared`` (another :meth:`predict` of this predictor is still open), buffers
-        of this call only."""
+        """Return the predictor's buffers for windows like the first piece's (made once).
+
+        When not ``shared`` (another :meth:`predict` of this predictor is still open), the
+        buffers are this call's only.
+        """
         windows = batch.pieces[0][0].windows
         np_dtype = np.dtype(windows.dtype)
         dtype = TORCH_DTYPES.get(np_dtype, torch.float32)
@@ -420,8 +427,10 @@ class Predictor:
         return ring
 
     def _graph_for(self, ring: Ring) -> graphs.CapturedModel | None:
-        """The captured model for full batches of ``ring``'s format (made once), or None
-        (and ``cuda_graphs`` switched off, with a warning) when it cannot be had."""
+        """Return the captured model for full batches of ``ring``'s format (made once).
+
+        None (and ``cuda_graphs`` switched off, with a warning) when it cannot be had.
+        """
         shape, dtype = tuple(ring.dev[0].shape[1:]), ring.dev[0].dtype
         if self._graph is not None and self._graph.key == (dtype, shape):
             return self._graph
@@ -479,9 +488,12 @@ class Predictor:
             stats.bytes_read += nbytes
 
     def _count_batch(self, batch: Batch) -> tuple[int, bool, int, torch.nn.Module]:
-        """Count a batch in the stats; its sequence length, whether that is the full length,
-        the rows the model runs (full-length batches are padded to one shape) and the model
-        (the compiled one for the full length, the eager one for a short recording)."""
+        """Count a batch in the stats.
+
+        Returns its sequence length, whether that is the full length, the rows the model runs
+        (full-length batches are padded to one shape) and the model (the compiled one for the
+        full length, the eager one for a short recording).
+        """
         L = batch.length
         full = L == self.sequence_windows
         rows = self.batch_sequences if full else batch.rows

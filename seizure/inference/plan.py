@@ -191,8 +191,10 @@ def pack_batches(
 def _pieces(
     plan: np.ndarray, L: int, B: int, rows: int
 ) -> list[tuple[int, int, int, int, int] | None]:
-    """A recording's pieces ``(row_lo, row_hi, start, lo, hi)`` from row ``rows`` of the
-    current batch on, None where a batch is full."""
+    """Return a recording's pieces ``(row_lo, row_hi, start, lo, hi)``.
+
+    The pieces fill the current batch from row ``rows`` on; None marks where a batch is full.
+    """
     pieces: list[tuple[int, int, int, int, int] | None] = []
     for count, start, lo, hi in runs(plan, L):
         while count:

@@ -111,8 +111,10 @@ def split_reads(copies: list[ReadPiece], row_bytes: int, threads: int) -> list[l
 
 
 def read_task(dest: np.ndarray, copies: list[ReadPiece], after: Any) -> tuple[float, float, int]:
-    """Run in a reader thread: ``dest[dst : dst + count] = windows[src : src + count]`` for
-    each piece, once ``after`` (the previous copy of ``dest`` to the device) has completed.
+    """Copy a batch's pieces into a host buffer (run in a reader thread).
+
+    ``dest[dst : dst + count] = windows[src : src + count]`` for each piece, once ``after``
+    (the previous copy of ``dest`` to the device) has completed.
 
     Parameters
     ----------

@@ -107,11 +107,11 @@ class InferenceStats:
     timeline: list[list[float]] = field(default_factory=list)
 
     def as_dict(self) -> dict[str, Any]:
-        """The fields, seconds rounded to 0.1 ms (for JSON)."""
+        """Return the fields, seconds rounded to 0.1 ms (for JSON)."""
         return {k: round(v, 4) if isinstance(v, float) else v for k, v in asdict(self).items()}
 
     def summary(self) -> str:
-        """A few lines: each stage's time and its share of the wall time."""
+        """Return a few lines: each stage's time and its share of the wall time."""
         wall = max(self.wall_s, 1e-9)
 
         def part(name: str, seconds: float, note: str = "") -> str:

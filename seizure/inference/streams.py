@@ -57,16 +57,19 @@ class CudaQueues:
         self.compute_stream = torch.cuda.current_stream(device)
 
     def event(self, timing: bool = True) -> torch.cuda.Event:
+        """Return a new event (with timing when ``timing``)."""
         # blocking: a thread waiting for it sleeps instead of spinning on a core that the
         # reader threads need; events only waited on are cheaper without timing
         return torch.cuda.Event(enable_timing=timing, blocking=True)
 
     def marker(self) -> torch.cuda.Event:
+        """Return an event recorded on the compute stream now."""
         event = self.event()
         event.record(self.compute_stream)
         return event
 
     def copy(self, dst: torch.Tensor, src: torch.Tensor, after: Any, start: Any, end: Any) -> None:
+        """Queue ``dst.copy_(src)`` on the copy stream, after ``after``."""
         stream = self.copy_stream
         with torch.cuda.stream(stream):
             if after is not None:
@@ -78,6 +81,7 @@ class CudaQueues:
     def compute(
         self, after: Any, step: Callable[[Callable[[Any], None]], None], events: Sequence[Any]
     ) -> None:
+        """Queue ``step`` on the compute stream after ``after``; it records ``events``."""
         stream = self.compute_stream
         with torch.cuda.stream(stream):
             if after is not None:
@@ -85,6 +89,7 @@ class CudaQueues:
             step(lambda event: event.record(stream))
 
     def check(self) -> None:
+        """Do nothing: a real device raises where an operation fails."""
         pass
 
     def drain(self) -> None:
@@ -103,17 +108,21 @@ class EmulatedEvent:
         self._done = threading.Event()
 
     def complete(self) -> None:
+        """Mark the event as reached, now."""
         self.t = time.perf_counter()
         self._done.set()
 
     def synchronize(self) -> None:
+        """Wait until the event is reached (at once when it was never recorded)."""
         if self.recorded:
             self._done.wait()
 
     def query(self) -> bool:
+        """Return whether the event is reached (an unrecorded one is)."""
         return not self.recorded or self._done.is_set()
 
     def elapsed_time(self, end: EmulatedEvent) -> float:
+        """Return the milliseconds from this event to ``end``."""
         return 1e3 * (end.t - self.t)
 
 
@@ -187,15 +196,18 @@ class EmulatedQueues:
             time.sleep(seconds)
 
     def event(self, timing: bool = True) -> EmulatedEvent:
+        """Return a new event."""
         return EmulatedEvent()
 
     def marker(self) -> EmulatedEvent:
+        """Return an event reached now."""
         event = EmulatedEvent()
         event.recorded = True
         event.complete()
         return event
 
     def copy(self, dst: torch.Tensor, src: torch.Tensor, after: Any, start: Any, end: Any) -> None:
+        """Run ``dst.copy_(src)`` on the copy worker after ``after``, timed by ``start``/``end``."""
         # as cudaStreamWaitEvent: an event not recorded yet (at queueing time) is not waited for
         wait = after if after is not None and after.recorded else None
 
@@ -211,6 +223,7 @@ class EmulatedQueues:
     def compute(
         self, after: Any, step: Callable[[Callable[[Any], None]], None], events: Sequence[Any]
     ) -> None:
+        """Run ``step`` on the compute worker after ``after``; it records ``events``."""
         wait = after if after is not None and after.recorded else None
 
         def record(event: EmulatedEvent) -> None:
@@ -235,6 +248,7 @@ class EmulatedQueues:
             event.synchronize()
 
     def check(self) -> None:
+        """Raise the first error of an emulated device operation."""
         if self.error is not None:
             raise RuntimeError(f"an emulated device operation failed: {self.error}") from (
                 self.error

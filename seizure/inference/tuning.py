@@ -1,5 +1,7 @@
-"""Settings of the inference engine for benchmarks and tests (users set the Predictor's
-arguments, from the ``evaluate`` config)."""
+"""Settings of the inference engine for benchmarks and tests.
+
+Users set the Predictor's arguments, from the ``evaluate`` config.
+"""
 
 from __future__ import annotations
 

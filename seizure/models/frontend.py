@@ -113,6 +113,7 @@ class InputNorm(nn.Module):
         self.dropout = nn.Dropout(dropout) if dropout > 0 else nn.Identity()
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """Normalize windows ``(N, C, W)`` or features ``(N, C, F, D)`` to float32."""
         if not x.is_floating_point():
             x = x.float()
         if not self.is_raw:  # (N, C, F, D) -> (N, D, C, F)
@@ -188,6 +189,7 @@ class Conv1dEncoder(nn.Module):
         self.macs = _conv_macs(self.blocks, (p * c, w))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """Encode windows ``(N, C, W)`` into features ``(N, F)``."""
         return self.blocks(self.input_norm(x)).mean(-1)
 
 
@@ -239,6 +241,7 @@ class Conv2dEncoder(nn.Module):
         self.macs += _conv_macs(self.blocks, (c * h, w))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """Encode windows ``(N, P * C, W)`` into features ``(N, F)``."""
         x = self.input_norm(x)  # (N, P * C, W)
         x = x.view(x.shape[0], self.p, self.h, x.shape[-1])
         x = self.blocks2d(x)  # (N, c, h', w')

@@ -66,6 +66,7 @@ import torch
 from torch import nn
 
 from seizure.models.config import KERAS_INITIALIZERS
+from seizure.utils.errors import invalid_value
 
 if TYPE_CHECKING:
     from seizure.models.config import InitConfig, ModelConfig
@@ -102,7 +103,7 @@ _RNN_WEIGHT = (*_WEIGHT_COMMON, "orthogonal_per_gate", "allen_zhu_li")
 
 
 def applicable_initializers(cell: str, part: str) -> tuple[str, ...]:
-    """The initializer names that apply to one part of a model with the given cell.
+    """Return the initializer names that apply to one part of a model with the given cell.
 
     Parameters
     ----------
@@ -135,10 +136,7 @@ def applicable_initializers(cell: str, part: str) -> tuple[str, ...]:
             "minimal": ("keras", "zeros", "pytorch", "chrono", "critical"),
             "vanilla": ("keras", "zeros", "pytorch", "critical"),
         }.get(cell, ("keras", "zeros", "pytorch"))
-    raise ValueError(
-        f"Invalid value for 'part': allowed values are conv, kernel, recurrent, bias, head, "
-        f"got {part!r} instead"
-    )
+    raise invalid_value("part", part, ("conv", "kernel", "recurrent", "bias", "head"))
 
 
 # --------------------------------------------------------------------------- Keras
@@ -159,8 +157,11 @@ def keras_fans(shape: Sequence[int]) -> tuple[int, int]:
 
 
 def keras_std(name: str, fan_in: int, fan_out: int) -> float:
-    """Nominal scale of a variance-scaling initializer: the bound of a uniform one, the
-    standard deviation of a normal one (before any truncation correction)."""
+    """Return the nominal scale of a variance-scaling initializer.
+
+    The bound of a uniform one, the standard deviation of a normal one (before any truncation
+    correction).
+    """
     table = {
         "glorot_uniform": math.sqrt(6.0 / (fan_in + fan_out)),
         "glorot_normal": math.sqrt(2.0 / (fan_in + fan_out)),
@@ -211,10 +212,7 @@ def keras_init_(
             f"{', '.join(KERAS_INITIALIZERS)}, got {name!r} instead"
         )
     if variant not in ("keras2", "keras2017"):
-        raise ValueError(
-            f"Invalid value for 'keras_variant': allowed values are keras2, keras2017, "
-            f"got {variant!r} instead"
-        )
+        raise invalid_value("keras_variant", variant, ("keras2", "keras2017"))
     fan_in, fan_out = keras_fans(tensor.shape)
     scale = keras_std(name, fan_in, fan_out)
     if name.endswith("_uniform"):
@@ -240,8 +238,11 @@ def orthogonal_(tensor: torch.Tensor, gain: float = 1.0) -> torch.Tensor:
 
 @torch.no_grad()
 def orthogonal_per_gate_(tensor: torch.Tensor, n_gates: int, gain: float = 1.0) -> torch.Tensor:
-    """Orthogonal initialization of each ``(h, in)`` gate block of a stacked ``(n_gates * h,
-    in)`` matrix separately (each square recurrent block is then orthogonal)."""
+    """Initialize each gate block of a stacked matrix orthogonally.
+
+    Each ``(h, in)`` block of a ``(n_gates * h, in)`` matrix is initialized separately (each
+    square recurrent block is then orthogonal).
+    """
     if tensor.shape[0] % n_gates:
         raise ValueError(
             f"Cannot split a matrix of {tensor.shape[0]} rows into {n_gates} gate blocks"
@@ -289,15 +290,20 @@ def rai_(weight: torch.Tensor, bias: torch.Tensor | None = None) -> torch.Tensor
 
 @torch.no_grad()
 def allen_zhu_li_(tensor: torch.Tensor, variance: float) -> torch.Tensor:
-    """Gaussian ``N(0, variance)``: ``2 / m`` for the input and recurrent matrices and
-    ``1 / d`` for the readout in Allen-Zhu and Li (2019)."""
+    """Fill from a Gaussian ``N(0, variance)``.
+
+    ``2 / m`` for the input and recurrent matrices and ``1 / d`` for the readout in Allen-Zhu
+    and Li (2019).
+    """
     return tensor.normal_(0.0, math.sqrt(variance))
 
 
 @torch.no_grad()
 def chrono_bias(n: int, t_max: float) -> torch.Tensor:
-    """Chrono forget-gate bias ``log(U(1, T_max - 1))`` of ``n`` units (Tallec and Ollivier
-    2018); the LSTM input gate gets the negative of it."""
+    """Return the chrono forget-gate bias ``log(U(1, T_max - 1))`` of ``n`` units.
+
+    Tallec and Ollivier (2018); the LSTM input gate gets the negative of it.
+    """
     return torch.empty(n).uniform_(1.0, t_max - 1.0).log_()
 
 
@@ -323,7 +329,7 @@ def _dtanh2(x: np.ndarray) -> np.ndarray:
 
 
 def mean_field_vanilla(sigma_w2: float, input_variance: float) -> tuple[float, float]:
-    """Fixed point ``q*`` and ``chi`` of a tanh RNN ``h_t = tanh(W h_{t-1} + u_t)``.
+    """Return fixed point ``q*`` and ``chi`` of a tanh RNN ``h_t = tanh(W h_{t-1} + u_t)``.
 
     With ``W_ij ~ (0, sigma_w^2 / N)`` and pre-activation input variance ``v``::
 
@@ -492,8 +498,11 @@ def esn_scale(weight: np.ndarray, leak: float, spectral_radius: float) -> np.nda
 
 @runtime_checkable
 class SelfInitializing(Protocol):
-    """A part of a model that applies ``init.kernel``, ``init.recurrent`` and ``init.bias``
-    to its own weights (every :class:`~seizure.models.recurrent.RecurrentLayer`)."""
+    """A part of a model that initializes its own weights.
+
+    It applies ``init.kernel``, ``init.recurrent`` and ``init.bias`` itself (every
+    :class:`~seizure.models.recurrent.RecurrentLayer`).
+    """
 
     def initialize_(self, init: InitConfig) -> None:
         """Initialize the part's weights in place from torch's global generator."""

@@ -39,6 +39,7 @@ from seizure.models.init import (
     weight_init_,
 )
 from seizure.models.regularization import LockedDropout
+from seizure.utils.errors import invalid_value
 
 if TYPE_CHECKING:
     from seizure.models.config import ESNConfig, InitConfig, ModelConfig
@@ -98,7 +99,7 @@ class RecurrentLayer(nn.Module):
         raise NotImplementedError
 
     def hidden(self, state: torch.Tensor) -> torch.Tensor:
-        """The output ``h`` of a flat state ``(B, state_size) -> (B, hidden_size)``."""
+        """Return the output ``h`` of a flat state ``(B, state_size) -> (B, hidden_size)``."""
         return state[..., : self.hidden_size]
 
     def recurrent_weights(self, direction: int = 0) -> dict[str, torch.Tensor]:
@@ -155,6 +156,7 @@ class TorchRNNLayer(RecurrentLayer):
         return out
 
     def recurrent_weights(self, direction: int = 0) -> dict[str, torch.Tensor]:
+        """Return the weights of ``direction`` (see :meth:`RecurrentLayer.recurrent_weights`)."""
         s = self._suffixes()[direction]
         return {
             "weight_ih": getattr(self.rnn, f"weight_ih_l0{s}"),
@@ -164,6 +166,7 @@ class TorchRNNLayer(RecurrentLayer):
         }
 
     def step(self, x: torch.Tensor, state: torch.Tensor, direction: int = 0) -> torch.Tensor:
+        """Advance one time step (see :meth:`RecurrentLayer.step`)."""
         w = self.recurrent_weights(direction)
         h = state[..., : self.hidden_size]
         gi = F.linear(x, w["weight_ih"], w["bias_ih"])
@@ -183,6 +186,7 @@ class TorchRNNLayer(RecurrentLayer):
 
     @torch.no_grad()
     def initialize_(self, init: InitConfig) -> None:
+        """Apply ``init`` to the weights of every direction, gate block by gate block."""
         h = self.hidden_size
         for s in self._suffixes():
             w_ih = getattr(self.rnn, f"weight_ih_l0{s}")
@@ -284,11 +288,13 @@ class VanillaLayer(_LoopLayer):
         return torch.stack(out, dim=1)
 
     def step(self, x: torch.Tensor, state: torch.Tensor, direction: int = 0) -> torch.Tensor:
+        """Advance one time step (see :meth:`RecurrentLayer.step`)."""
         c = self.cells[direction]
         return torch.tanh(F.linear(x, c.weight_ih, c.bias_ih) + F.linear(state, c.weight_hh))
 
     @torch.no_grad()
     def initialize_(self, init: InitConfig) -> None:
+        """Apply ``init`` to the layer's weights (``critical`` included)."""
         h = self.hidden_size
         for cell in self.cells:
             if init.kernel == "critical":
@@ -360,6 +366,7 @@ class MinimalLayer(_LoopLayer):
         return torch.stack(out, dim=1)
 
     def step(self, x: torch.Tensor, state: torch.Tensor, direction: int = 0) -> torch.Tensor:
+        """Advance one time step (see :meth:`RecurrentLayer.step`)."""
         c = self.cells[direction]
         z = torch.tanh(F.linear(x, c.weight_ih, c.bias_ih))
         u = torch.sigmoid(F.linear(state, c.weight_hh) + F.linear(z, c.weight_zh, c.bias_hh))
@@ -367,6 +374,7 @@ class MinimalLayer(_LoopLayer):
 
     @torch.no_grad()
     def initialize_(self, init: InitConfig) -> None:
+        """Apply ``init`` to the layer's weights."""
         h = self.hidden_size
         for cell in self.cells:
             for w in (cell.weight_ih, cell.weight_zh):
@@ -460,12 +468,14 @@ class ESNLayer(_LoopLayer):
         return torch.stack(out, dim=1)
 
     def step(self, x: torch.Tensor, state: torch.Tensor, direction: int = 0) -> torch.Tensor:
+        """Advance one time step with leak ``leak`` (see :meth:`RecurrentLayer.step`)."""
         c = self.cells[direction]
         a = self.leak
         pre = F.linear(x, c.weight_ih, c.bias_ih) + F.linear(state, c.weight_hh)
         return (1.0 - a) * state + a * torch.tanh(pre)
 
     def initialize_(self, init: InitConfig) -> None:  # the reservoir has its own scaling
+        """Leave the reservoir as built: it has its own scaling."""
         return None
 
 
@@ -511,6 +521,7 @@ class RecurrentStack(nn.Module):
         return self.layers[0].cell
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """Run the layers over ``x`` ``(B, T, features)``; return ``(B, T, output_size)``."""
         outs = []
         for k, layer in enumerate(self.layers):
             if k > 0:
@@ -520,8 +531,10 @@ class RecurrentStack(nn.Module):
         return torch.cat(outs, dim=-1) if self.concat_layers else x
 
     def layer_inputs(self, x: torch.Tensor) -> list[torch.Tensor]:
-        """The input sequence of every layer (no dropout): ``[x, y_0, y_1, ...]`` minus the
-        last output, each ``(B, T, features)``."""
+        """Return the input sequence of every layer (no dropout).
+
+        ``[x, y_0, y_1, ...]`` minus the last output, each ``(B, T, features)``.
+        """
         inputs = []
         for layer in self.layers:
             inputs.append(x)
@@ -564,7 +577,7 @@ def recurrent_cells() -> tuple[str, ...]:
 
 
 def build_recurrent(config: ModelConfig, input_size: int) -> RecurrentStack | None:
-    """The recurrent part described by ``config`` (None for ``cell: none``).
+    """Return the recurrent part described by ``config`` (None for ``cell: none``).
 
     Parameters
     ----------
@@ -583,10 +596,7 @@ def build_recurrent(config: ModelConfig, input_size: int) -> RecurrentStack | No
     if cell == "none":
         return None
     if cell not in _LAYERS:  # pragma: no cover - ModelConfig's Literal rejects it first
-        raise ValueError(
-            f"Invalid value for 'model.cell': allowed values are "
-            f"{', '.join((*_LAYERS, 'none'))}, got {cell!r} instead"
-        )
+        raise invalid_value("model.cell", cell, (*_LAYERS, "none"))
     reg = config.regularization
     layers: list[RecurrentLayer] = []
     size = input_size

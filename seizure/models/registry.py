@@ -46,7 +46,7 @@ _REGISTRY: dict[str, Builder] = {}
 
 
 def register_model(name: str) -> Callable[[Builder], Builder]:
-    """Decorator registering ``builder(config, window_shape) -> nn.Module`` under ``name``."""
+    """Register ``builder(config, window_shape) -> nn.Module`` under ``name`` (a decorator)."""
 
     def deco(builder: Builder) -> Builder:
         if name in _REGISTRY:
@@ -58,7 +58,7 @@ def register_model(name: str) -> Callable[[Builder], Builder]:
 
 
 def available_models() -> list[str]:
-    """Registered architecture names, sorted."""
+    """Return registered architecture names, sorted."""
     return sorted(_REGISTRY)
 
 
@@ -111,7 +111,7 @@ class SeizureDetector(nn.Module):
         self.encoder.compile(**kwargs)
 
     def features(self, x: torch.Tensor) -> torch.Tensor:
-        """Encoder features of a batch of sequences, ``(B, T, *window) -> (B, T, F)``."""
+        """Return encoder features of a batch of sequences, ``(B, T, *window) -> (B, T, F)``."""
         b, t = x.shape[:2]
         if tuple(x.shape[2:]) != self.window_shape:
             raise ValueError(
@@ -121,6 +121,7 @@ class SeizureDetector(nn.Module):
         return self.encoder(x.reshape(b * t, *self.window_shape)).view(b, t, -1)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """Return one logit per window, ``(B, T, *window) -> (B, T)``."""
         f = self.feature_dropout(self.features(x))
         if self.rnn is not None:
             f = self.rnn(f)

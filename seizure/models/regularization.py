@@ -55,6 +55,7 @@ class LockedDropout(nn.Module):
         self.variational = variational
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """Drop features, with one mask per sequence when ``variational``."""
         if not self.training or self.p == 0.0:
             return x
         if not self.variational or x.dim() < 3:
@@ -65,23 +66,28 @@ class LockedDropout(nn.Module):
         return x * mask
 
     def extra_repr(self) -> str:
+        """Return the settings shown by ``repr``."""
         return f"p={self.p}, variational={self.variational}"
 
 
 class GaussianNoise(nn.Module):
-    """Additive zero-mean Gaussian noise of standard deviation ``sigma``, in training only
-    (Keras ``GaussianNoise``)."""
+    """Additive zero-mean Gaussian noise of standard deviation ``sigma``, in training only.
+
+    As Keras ``GaussianNoise``.
+    """
 
     def __init__(self, sigma: float = 0.0) -> None:
         super().__init__()
         self.sigma = float(sigma)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """Add the noise (training only)."""
         if not self.training or self.sigma == 0.0:
             return x
         return x + self.sigma * torch.randn_like(x)
 
     def extra_repr(self) -> str:
+        """Return the settings shown by ``repr``."""
         return f"sigma={self.sigma}"
 
 

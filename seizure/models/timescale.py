@@ -222,8 +222,10 @@ def gate_timescales(rnn: nn.Module) -> dict[str, float] | None:
 def synthetic_windows(
     window_shape: tuple[int, ...], steps: int, seed: int = 0, amplitude_uv: float = 30.0
 ) -> torch.Tensor:
-    """``(steps, *window_shape)`` white Gaussian windows: ``amplitude_uv`` microvolts for raw
-    windows, unit variance for feature windows."""
+    """Return ``(steps, *window_shape)`` white Gaussian windows.
+
+    ``amplitude_uv`` microvolts for raw windows, unit variance for feature windows.
+    """
     gen = torch.Generator().manual_seed(seed)
     x = torch.randn(steps, *window_shape, generator=gen)
     return x * amplitude_uv if len(window_shape) == 2 else x

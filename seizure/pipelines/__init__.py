@@ -5,7 +5,9 @@
 - :mod:`seizure.pipelines.demo`: ``seizure demo`` (synthesize -> preprocess -> train ->
   evaluate on a small synthetic corpus).
 - :mod:`seizure.pipelines.experiment`: ``seizure experiment`` (a grid of training runs, each
-  trained and evaluated, collected into the paper's results table).
+  trained and evaluated, collected into the paper's results table), with
+  :mod:`seizure.pipelines.grid` (the grid file, its runs) and :mod:`seizure.pipelines.results`
+  (the table, built from the run folders only).
 
 Nothing here re-implements a stage: every step calls the stage's library function
 (:func:`seizure.synth.corpus.synthesize`, :func:`seizure.preprocessing.build.build_cache`,

@@ -176,7 +176,7 @@ class DemoResult:
         return self.eval_dir / "scores.json"
 
     def summary_lines(self) -> list[str]:
-        """The figures and paths printed at the end of ``seizure demo``."""
+        """Return the figures and paths printed at the end of ``seizure demo``."""
         lines = [
             f"held-out patients: {self.n_patients} ({self.n_recordings} recordings, "
             f"{self.hours:.2f} h), threshold {self.threshold:g}"
@@ -204,8 +204,11 @@ def _pct(value: Any) -> str:
 
 
 def _num(value: Any, digits: int = 2) -> str:
-    """``digits`` decimals; whole numbers without decimals when ``digits`` is 0 or they are
-    counts (``12``, but ``11.86`` for a TAES fractional count)."""
+    """Format with ``digits`` decimals.
+
+    Whole numbers without decimals when ``digits`` is 0 or they are counts (``12``, but
+    ``11.86`` for a TAES fractional count).
+    """
     if value is None:
         return "n/a"
     v = float(value)
@@ -218,7 +221,7 @@ def _num(value: Any, digits: int = 2) -> str:
 
 
 def demo_defaults() -> dict[str, Any]:
-    """The demo's default configuration as a nested dict (parsed :data:`DEMO_CONFIG_YAML`)."""
+    """Return the demo's default configuration, :data:`DEMO_CONFIG_YAML` parsed to a dict."""
     return yaml.safe_load(DEMO_CONFIG_YAML)
 
 
@@ -252,7 +255,7 @@ def demo_config(
 
 
 def evaluate_overrides(config: Config) -> list[str]:
-    """The ``evaluate`` section of ``config`` as ``evaluate.key=value`` override strings.
+    """Return the ``evaluate`` section of ``config`` as ``evaluate.key=value`` override strings.
 
     :func:`seizure.evaluation.evaluate.evaluate` starts from the checkpoint's stored config and
     accepts changes to ``evaluate.*`` as overrides; this passes the current ones through.
@@ -271,7 +274,6 @@ def _default_log(message: str) -> None:
 
 def _train_fingerprints(config: Config, upstream: str) -> tuple[str, str]:
     """(fingerprint that allows resuming, exact fingerprint) of the training stage."""
-
     train = to_dict(config.train)
     fixed = {k: v for k, v in train.items() if k not in RESUMABLE_KEYS}
     fp = stage_fingerprint("train", upstream, config.seed, to_dict(config.model), fixed)
@@ -318,7 +320,6 @@ def run_demo(
     seizure.pipelines.stages.StageError
         A stage folder holds something the demo did not make.
     """
-
     say = log or _default_log
     config = config or demo_config()
     jobs = jobs or default_jobs()

@@ -12,8 +12,12 @@ A pipeline folder (``seizure demo --out DIR``) holds one sub-folder per stage an
     finished, the stage is skipped; when only ``exact`` differs (e.g. ``train.epochs`` was
     raised), the stage resumes in place.
 
-The record is written when a stage starts (``complete: false``) and again when it ends, so
-a folder that exists without a record was not made by the pipeline and is never deleted.
+The record is written when a stage starts (``complete: false``, ``status: running``) and
+again when it ends (``complete: true``, ``status: finished``, or ``status: failed`` /
+``interrupted`` with the ``reason``), so a folder that exists without a record was not made by
+the pipeline and is never deleted. ``seizure demo`` keeps one record for its output folder;
+``seizure experiment`` keeps one in each run folder (one stage, ``run``), so that the tasks of
+a SLURM array never write the same file.
 """
 
 from __future__ import annotations
@@ -68,7 +72,7 @@ class StageStore:
         return data if isinstance(data, dict) else {}
 
     def get(self, stage: str) -> dict[str, Any] | None:
-        """The record of ``stage``, or None."""
+        """Return the record of ``stage``, or None."""
         return self._load().get(stage)
 
     def _put(self, stage: str, record: Mapping[str, Any]) -> None:
@@ -126,15 +130,52 @@ class StageStore:
             return "skip"
         return "resume" if exists else "fresh"
 
-    def start(self, stage: str, fingerprint: str, exact: str | None = None) -> None:
-        """Record that ``stage`` started with these fingerprints (not complete)."""
-        self._put(
-            stage, {"fingerprint": fingerprint, "exact": exact or fingerprint, "complete": False}
-        )
+    def start(self, stage: str, fingerprint: str, exact: str | None = None, **info: Any) -> None:
+        """Record that ``stage`` started with these fingerprints (not complete).
+
+        ``info`` (JSON values) is stored with the record.
+        """
+        self._put(stage, self._record(fingerprint, exact, False, "running", info))
 
     def finish(self, stage: str, fingerprint: str, exact: str | None = None, **info: Any) -> None:
         """Record that ``stage`` completed; ``info`` is stored with it (JSON values)."""
+        self._put(stage, self._record(fingerprint, exact, True, "finished", info))
+
+    def fail(
+        self,
+        stage: str,
+        fingerprint: str,
+        exact: str | None = None,
+        *,
+        reason: str,
+        status: Literal["failed", "interrupted"] = "failed",
+        **info: Any,
+    ) -> None:
+        """Record that ``stage`` stopped before completing, and why.
+
+        Parameters
+        ----------
+        stage, fingerprint, exact : str
+            As for :meth:`start`.
+        reason : str
+            What went wrong, for the user (the first line is the summary).
+        status : {'failed', 'interrupted'}
+            ``interrupted`` when running again resumes the stage.
+        **info
+            Stored with the record (JSON values).
+        """
         self._put(
-            stage,
-            {"fingerprint": fingerprint, "exact": exact or fingerprint, "complete": True, **info},
+            stage, self._record(fingerprint, exact, False, status, {"reason": reason, **info})
         )
+
+    @staticmethod
+    def _record(
+        fingerprint: str, exact: str | None, complete: bool, status: str, info: Mapping[str, Any]
+    ) -> dict[str, Any]:
+        return {
+            **info,
+            "fingerprint": fingerprint,
+            "exact": exact or fingerprint,
+            "complete": complete,
+            "status": status,
+        }

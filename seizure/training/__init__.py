@@ -6,6 +6,10 @@ which must stay free of numpy and torch):
 - :mod:`~seizure.training.config`: :class:`TrainConfig`, the ``train`` section;
 - :mod:`~seizure.training.loop`: :func:`~seizure.training.loop.train` (the loop, readable top
   to bottom: set up, ``run_epoch``, ``end_epoch``, ``should_stop``);
+- :mod:`~seizure.training.setup`: everything before the first step (run directory, cache
+  checks, model, state, feeders) as one :class:`~seizure.training.setup.Run`;
+- :mod:`~seizure.training.validation`: :func:`~seizure.training.validation.validate`, the
+  logits and loss of every window of the dev split;
 - :mod:`~seizure.training.state`: :class:`~seizure.training.state.TrainState`, what changes
   while training, with ``to_checkpoint``/``from_checkpoint``;
 - :mod:`~seizure.training.step`: :class:`~seizure.training.step.TrainStep` (one optimizer

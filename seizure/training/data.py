@@ -38,6 +38,7 @@ import torch
 
 from seizure.inference.plan import plan_sequences
 from seizure.training.errors import TrainingDataError
+from seizure.utils.errors import invalid_value
 
 __all__ = [
     "EvalPlan",
@@ -138,6 +139,7 @@ class SplitData:
 
     @property
     def dtype(self) -> np.dtype:
+        """Storage dtype of the windows (float32 for an empty split)."""
         return self.windows[0].dtype if self.windows else np.dtype(np.float32)
 
     @property
@@ -146,9 +148,11 @@ class SplitData:
         return int(sum(w.nbytes for w in self.windows))
 
     def n_windows(self) -> int:
+        """Windows in the split."""
         return int(self.lengths.sum())
 
     def n_ictal(self) -> int:
+        """Ictal windows in the split."""
         return int(sum(int(y.sum()) for y in self.labels))
 
 
@@ -173,6 +177,7 @@ class Plan:
         return len(self.rec) // (self.batch_size * self.world_size)
 
     def batch(self, i: int) -> tuple[np.ndarray, np.ndarray]:
+        """Return this rank's recording indices and start windows of batch ``i``."""
         g = self.batch_size * self.world_size
         lo = i * g + self.rank * self.batch_size
         return self.rec[lo : lo + self.batch_size], self.start[lo : lo + self.batch_size]
@@ -208,7 +213,7 @@ def train_plan(
     rank: int = 0,
     world_size: int = 1,
 ) -> Plan:
-    """The shuffled sequences of one training epoch (see the module docstring).
+    """Return the shuffled sequences of one training epoch (see the module docstring).
 
     Parameters
     ----------
@@ -235,10 +240,7 @@ def train_plan(
         # a recording shorter than T + offset still gets a tile when it can hold one
         offsets = np.where(lengths - offsets >= T, offsets, 0)
     else:
-        raise ValueError(
-            f"Invalid value for 'train.sequence_sampling': allowed 'random_offset', 'tile', "
-            f"got {sampling!r} instead"
-        )
+        raise invalid_value("train.sequence_sampling", sampling, ("random_offset", "tile"))
     rec, start = tile_starts(lengths, T, offsets)
     if oversample_fraction is not None and len(rec):
         pos = np.flatnonzero(sequence_has_seizure(data, rec, start, T))
@@ -283,7 +285,7 @@ class EvalPlan:
         return math.ceil(len(self.rec) / self.batch_size)
 
     def batch(self, i: int) -> tuple[np.ndarray, np.ndarray]:
-        """Recording indices and start windows of batch ``i``."""
+        """Return recording indices and start windows of batch ``i``."""
         lo = i * self.batch_size
         return self.rec[lo : lo + self.batch_size], self.start[lo : lo + self.batch_size]
 
@@ -459,6 +461,7 @@ class ThreadFeeder:
             pending = (x, y, copied)
 
     def close(self) -> None:
+        """Stop the reader threads."""
         if self._pool is not None:
             self._pool.shutdown()
 
@@ -487,6 +490,7 @@ class ResidentFeeder:
         self._arange = torch.arange(T, device=device)
 
     def iterate(self, plan: Plan | EvalPlan, first_batch: int = 0) -> Iterator[tuple]:
+        """Yield ``(x, y)`` device batches of ``plan`` from ``first_batch`` on."""
         batches = [plan.batch(i) for i in range(first_batch, len(plan))]
         if not batches:
             return
@@ -498,6 +502,7 @@ class ResidentFeeder:
             yield self.x[index], self.y[index]
 
     def close(self) -> None:
+        """Free the device copy of the split."""
         del self.x, self.y
 
 
@@ -528,6 +533,7 @@ class LoaderFeeder:
         self.data, self.device, self.T, self.num_workers = data, device, T, num_workers
 
     def iterate(self, plan: Plan | EvalPlan, first_batch: int = 0) -> Iterator[tuple]:
+        """Yield ``(x, y)`` device batches of ``plan`` from ``first_batch`` on."""
         # this rank's sequences, in order, from the first batch on
         idx = [plan.batch(i) for i in range(first_batch, len(plan))]
         if not idx:
@@ -550,6 +556,7 @@ class LoaderFeeder:
             )
 
     def close(self) -> None:
+        """Do nothing: the loader's workers end with their iterator."""
         pass
 
 
@@ -576,14 +583,11 @@ def make_feeder(
         return ThreadFeeder(data, device, T, batch_size, num_workers, prefetch), kind
     if kind == "dataloader":
         return LoaderFeeder(data, device, T, num_workers), kind
-    raise ValueError(
-        f"Invalid value for 'train.feeder': allowed 'auto', 'gpu', 'threads', 'dataloader', "
-        f"got {kind!r} instead"
-    )
+    raise invalid_value("train.feeder", kind, ("auto", "gpu", "threads", "dataloader"))
 
 
 def to_float(x: torch.Tensor, scale: float | None = None) -> torch.Tensor:
-    """Stored windows (int16, float16, float32) to float32 on their device, times ``scale``."""
+    """Convert stored windows (int16, float16, float32) to float32 times ``scale``, same device."""
     x = x.float()
     if scale is not None and scale != 1.0:
         x = x * scale

@@ -44,6 +44,7 @@ class DistInfo:
 
     @property
     def distributed(self) -> bool:
+        """Whether more than one process trains."""
         return self.world_size > 1
 
 
@@ -117,7 +118,7 @@ def broadcast_flag(flag: bool, info: DistInfo) -> bool:
 
 
 def any_rank(flag: bool, info: DistInfo) -> bool:
-    """True on every rank when ``flag`` is true on any rank."""
+    """Return True on every rank when ``flag`` is true on any rank."""
     if not info.distributed:
         return flag
     t = torch.tensor([int(flag)], device=info.device if info.device.type == "cuda" else "cpu")

@@ -30,8 +30,7 @@ __all__ = ["TinySeqModel", "tiny_model_factory", "tiny_preprocess", "write_rando
 
 
 def tiny_preprocess(**changes: Any) -> Any:
-    """A ``PreprocessConfig`` with small windows: 22 channels x 32 samples (32 Hz, no filters)."""
-
+    """Return a small ``PreprocessConfig``: 22 channels x 32 samples per window at 32 Hz."""
     values = {"sample_rate_hz": 32.0, "bandpass_hz": None, "notch_hz": None, **changes}
     return PreprocessConfig(**values)
 
@@ -75,7 +74,6 @@ def write_random_cache(
     -------
     seizure.preprocessing.cache.Cache
     """
-
     preprocess = preprocess or tiny_preprocess()
     header = open_or_create(path, preprocess)
     shape = shape_of(preprocess)
@@ -145,6 +143,7 @@ class TinySeqModel(nn.Module):
         self.head = nn.Linear(hidden, 1)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """Return one logit per window, ``(B, T, C, W) -> (B, T)``."""
         b, t = x.shape[:2]
         x = x.reshape(b, t, x.shape[2], -1)
         feats = torch.log1p(x.pow(2).mean(-1) / 100.0)  # (b, t, channels)

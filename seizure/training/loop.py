@@ -9,10 +9,11 @@ epoch and writes into the run directory (see :mod:`seizure.training.rundir`)::
     last.pt, best.pt   checkpoints (see seizure.training.checkpoint)
     summary.json       final status, best metric and epoch, last metrics
 
-The loop: :func:`train` sets up (:func:`_setup`: run directory, data, model and
-:class:`~seizure.training.state.TrainState`), then :func:`_fit` repeats :func:`run_epoch`
-(optimizer steps), :func:`end_epoch` (validation, the metrics row, checkpoints, the best
-value) and :func:`should_stop` until the epochs are done.
+The loop: :func:`train` sets up (:func:`~seizure.training.setup.setup_run`: run directory,
+data, model and :class:`~seizure.training.state.TrainState`), then :func:`_fit` repeats
+:func:`run_epoch` (optimizer steps), :func:`end_epoch` (validation with
+:func:`~seizure.training.validation.validate`, the metrics row, checkpoints, the best value)
+and :func:`should_stop` until the epochs are done.
 
 Stopping and resuming. SIGINT and SIGTERM are caught by one :class:`SignalCatcher`, consulted
 at step boundaries: the current step finishes, ``last.pt`` is written with the exact position
@@ -39,52 +40,20 @@ from typing import Any
 import numpy as np
 import torch
 
-from seizure.config import Config, ConfigError, from_dict
-from seizure.models import load_state_checked
+from seizure.config import Config, from_dict
 from seizure.training import metrics as M
-from seizure.training.checkpoint import (
-    capture_rng_state,
-    load_checkpoint,
-    restore_rng_state,
-    save_checkpoint,
-)
-from seizure.training.data import (
-    EvalPlan,
-    SplitData,
-    ThreadFeeder,
-    check_cache_matches,
-    eval_plan,
-    make_feeder,
-    open_cache,
-    to_float,
-    train_plan,
-)
+from seizure.training.checkpoint import capture_rng_state, load_checkpoint, save_checkpoint
+from seizure.training.data import train_plan
 from seizure.training.distributed import DistInfo, any_rank, broadcast_flag, init_distributed
 from seizure.training.distributed import shutdown as dist_shutdown
-from seizure.training.errors import NonFiniteLossError, RunDirError, TrainingDataError
-from seizure.training.rundir import (
-    append_metrics_row,
-    check_resume_config,
-    epoch_line,
-    prepare_run_dir,
-    record_start,
-    write_summary,
-)
-from seizure.training.state import BestMetric, TrainState
-from seizure.training.step import (
-    ModelFactory,
-    Regularizer,
-    TrainStep,
-    autocast_for,
-    build_optimizer,
-    lr_lambda,
-    resolve_precision,
-    setup_model,
-)
-from seizure.utils.fsio import refuse_overlap
+from seizure.training.errors import NonFiniteLossError, RunDirError
+from seizure.training.rundir import append_metrics_row, epoch_line, write_summary
+from seizure.training.setup import Run, claim_run_dir, setup_run
+from seizure.training.state import TrainState
+from seizure.training.step import ModelFactory, Regularizer, autocast_for
+from seizure.training.validation import validate
 from seizure.utils.locks import FolderLock
 from seizure.utils.progress import progress
-from seizure.utils.seeding import seed_everything
 
 __all__ = [
     "EpochResult",
@@ -98,7 +67,6 @@ __all__ = [
     "run_epoch",
     "should_stop",
     "train",
-    "validate",
 ]
 
 
@@ -193,7 +161,7 @@ class SignalCatcher:
         return 128 + self.signum if self.signum else 0
 
     def name(self, otherwise: str) -> str:
-        """The signal's name (``SIGTERM``), or ``otherwise`` when none came to this process."""
+        """Return the signal's name (``SIGTERM``), or ``otherwise`` without a signal."""
         return signal.Signals(self.signum).name if self.signum else otherwise
 
     def stop_after_step(self, agreed: bool) -> bool:
@@ -251,43 +219,6 @@ class _LossWindow:
         return float(values.mean()), bool(flags[1])
 
 
-@dataclass(frozen=True)
-class _Run:
-    """What stays fixed while training: settings, data, feeders, the model wrapper, the step."""
-
-    config: Config
-    info: DistInfo
-    run_dir: Path
-    say: Callable[[str], None]
-    cache: Any
-    train_data: SplitData
-    dev_data: SplitData
-    scale: float | None
-    precision: str
-    metric: str
-    mode: str
-    plan_args: dict[str, Any]
-    net: torch.nn.Module
-    train_step: TrainStep
-    feeder: Any
-    feeder_kind: str
-    dev_feeder: ThreadFeeder | None
-    dev_plan: EvalPlan | None
-    callbacks: Sequence[Callable[[StepInfo], None]]
-    stop_at_step: int | None
-    wall_start: float
-
-    @property
-    def device(self) -> torch.device:
-        return self.info.device
-
-    def close(self) -> None:
-        """Stop the feeders' threads."""
-        self.feeder.close()
-        if self.dev_feeder is not None:
-            self.dev_feeder.close()
-
-
 def _default_log(message: str) -> None:
     print(message, file=sys.stderr, flush=True)
 
@@ -297,15 +228,6 @@ def _silent(message: str) -> None:
 
 
 # ------------------------------------------------------------------------------ training
-
-
-def _claim_run_dir(run_dir: Path, cache: Any, lock: FolderLock) -> None:
-    """Refuse a run folder that holds the cache, then lock it for this process (rank 0)."""
-    if isinstance(cache, (str, Path)):
-        refuse_overlap(run_dir, [cache], "run folder")
-    if run_dir.exists() and not run_dir.is_dir():
-        raise RunDirError(f"{run_dir}: exists and is not a directory")
-    lock.acquire()  # one writer per run folder; released when this process ends
 
 
 def train(
@@ -368,10 +290,10 @@ def train(
     lock = FolderLock(run_dir, ".lock", "run folder")
     try:
         if info.is_main:
-            _claim_run_dir(run_dir, cache, lock)
+            claim_run_dir(run_dir, cache, lock)
         for note in notes:
             say(note)
-        run, state = _setup(config, cache, run_dir, resume, info, say, model_factory,
+        run, state = setup_run(config, cache, run_dir, resume, info, say, model_factory,
                             regularizer, callbacks, stop_at_step)  # fmt: skip
         try:
             status, exit_code = _fit(run, state)
@@ -399,7 +321,7 @@ def train(
         dist_shutdown(info)
 
 
-def _fit(run: _Run, state: TrainState) -> tuple[str, int]:
+def _fit(run: Run, state: TrainState) -> tuple[str, int]:
     """Train epoch after epoch until a stop; return the status and the exit code."""
     with SignalCatcher(run.info) as signals:
         try:
@@ -425,12 +347,12 @@ def _fit(run: _Run, state: TrainState) -> tuple[str, int]:
     return "completed", 0
 
 
-def run_epoch(run: _Run, state: TrainState, signals: SignalCatcher) -> EpochResult:
+def run_epoch(run: Run, state: TrainState, signals: SignalCatcher) -> EpochResult:
     """Train on the current epoch's batches from ``state.batch_in_epoch`` on.
 
     Parameters
     ----------
-    run : _Run
+    run : Run
         The fixed parts of the run.
     state : TrainState
         Advanced in place (step, batch, loss sum; ``last.pt`` every
@@ -487,7 +409,7 @@ def run_epoch(run: _Run, state: TrainState, signals: SignalCatcher) -> EpochResu
     return EpochResult(stop, windows, time.perf_counter() - t0)
 
 
-def _stop_reason(run: _Run, state: TrainState, signalled: bool) -> str | None:
+def _stop_reason(run: Run, state: TrainState, signalled: bool) -> str | None:
     """``'interrupted'``, ``'max_steps'`` or None after the step just taken."""
     if signalled or (run.stop_at_step is not None and state.step >= run.stop_at_step):
         return "interrupted"
@@ -497,7 +419,7 @@ def _stop_reason(run: _Run, state: TrainState, signalled: bool) -> str | None:
     return None
 
 
-def end_epoch(run: _Run, state: TrainState, result: EpochResult) -> None:
+def end_epoch(run: Run, state: TrainState, result: EpochResult) -> None:
     """Close an epoch (or the run at ``max_steps``): validate, log, checkpoint, track the best.
 
     Rank 0 validates on the dev split, appends the metrics row to ``metrics.jsonl`` and
@@ -536,7 +458,7 @@ def end_epoch(run: _Run, state: TrainState, result: EpochResult) -> None:
 
 
 def should_stop(
-    run: _Run, state: TrainState, result: EpochResult, signals: SignalCatcher
+    run: Run, state: TrainState, result: EpochResult, signals: SignalCatcher
 ) -> str | None:
     """After :func:`end_epoch`: the status to stop with, or None to train another epoch.
 
@@ -569,7 +491,7 @@ def should_stop(
     return None
 
 
-def _validation_metrics(run: _Run, model: torch.nn.Module, epoch: int) -> dict[str, float]:
+def _validation_metrics(run: Run, model: torch.nn.Module, epoch: int) -> dict[str, float]:
     """Validate on the dev split and compute the metrics of the row (none without dev)."""
     if run.dev_feeder is None or run.dev_plan is None:
         return {}
@@ -592,7 +514,7 @@ def _validation_metrics(run: _Run, model: torch.nn.Module, epoch: int) -> dict[s
 # ------------------------------------------------------------------------------ checkpoints
 
 
-def _capture_rng(run: _Run, state: TrainState) -> None:
+def _capture_rng(run: Run, state: TrainState) -> None:
     """Every rank's generator states into ``state.rng`` (a collective under torchrun)."""
     mine = capture_rng_state()
     if not run.info.distributed:
@@ -603,7 +525,7 @@ def _capture_rng(run: _Run, state: TrainState) -> None:
     state.rng = states
 
 
-def _write_checkpoints(run: _Run, state: TrainState, names: Sequence[str]) -> None:
+def _write_checkpoints(run: Run, state: TrainState, names: Sequence[str]) -> None:
     """Write the state to ``names`` in the run directory (rank 0 only)."""
     if not run.info.is_main:
         return
@@ -613,289 +535,14 @@ def _write_checkpoints(run: _Run, state: TrainState, names: Sequence[str]) -> No
         save_checkpoint(run.run_dir / name, checkpoint)
 
 
-def _save(run: _Run, state: TrainState, *names: str) -> None:
+def _save(run: Run, state: TrainState, *names: str) -> None:
     """Capture the generator states (every rank) and write the checkpoints (rank 0)."""
     _capture_rng(run, state)
     _write_checkpoints(run, state, names)
 
 
-# ------------------------------------------------------------------------------ set up
-
-
-def _setup(
-    config: Config,
-    cache: Any,
-    run_dir: Path,
-    resume: bool,
-    info: DistInfo,
-    say: Callable[[str], None],
-    model_factory: ModelFactory | None,
-    regularizer: Regularizer | None,
-    callbacks: Sequence[Callable[[StepInfo], None]],
-    stop_at_step: int | None,
-) -> tuple[_Run, TrainState]:
-    """Run directory, resume point, data, model and state, feeders: all before the first step."""
-    cfg, device = config.train, info.device
-    wall_start = time.perf_counter()
-    resume_from = prepare_run_dir(run_dir, resume)
-    if info.distributed:
-        torch.distributed.barrier()  # every rank has looked before rank 0 writes
-    checkpoint = load_checkpoint(resume_from) if resume_from is not None else None
-    if checkpoint is not None:
-        check_resume_config(checkpoint["config"], config, resume_from)
-    cache = _open_cache(cache, config, checkpoint, resume_from)
-    metric = _check_metric_name(cfg.early_stopping_metric)
-    precision = _configure_torch(config, device)
-    train_data = SplitData.from_cache(cache, "train")
-    dev_data = SplitData.from_cache(cache, "dev")
-    metric, mode = _early_stopping_metric(metric, cfg.early_stopping_mode, dev_data, say)
-    pos_weight, balance = _class_weight(train_data, config, say)
-    plan_args = dict(
-        T=cfg.sequence_windows, batch_size=cfg.batch_size, seed=config.seed,
-        sampling=cfg.sequence_sampling, rank=info.rank, world_size=info.world_size,
-        oversample_fraction=cfg.oversample_fraction if cfg.imbalance == "oversample" else None,
-    )  # fmt: skip
-    steps_per_epoch = len(train_plan(train_data, epoch=0, **plan_args))
-    if steps_per_epoch == 0:
-        raise TrainingDataError(
-            f"the training split gives fewer sequences than one global batch "
-            f"(train.batch_size={cfg.batch_size} x {info.world_size} process(es)); "
-            "lower train.batch_size or train.sequence_windows"
-        )
-    scale = getattr(cache, "scale", None)
-    model, net, regularizer, registry_model = setup_model(
-        config, train_data.window_shape, device, model_factory, regularizer, info.distributed, say
-    )
-    if checkpoint is not None:  # a named error for weights of another model, cell or size
-        load_state_checked(model, checkpoint["model"], resume_from)
-    state = _initial_state(config, model, info, steps_per_epoch, precision, metric,
-                           registry_model, checkpoint, say)  # fmt: skip
-    if checkpoint is not None:
-        say(f"resuming {resume_from} at epoch {state.epoch + 1}, batch {state.batch_in_epoch}, "
-            f"step {state.step}")  # fmt: skip
-    if info.is_main:
-        state.history = record_start(run_dir, config, info, keep_epochs=state.epoch)
-    train_step = TrainStep(model, net, state.optimizer, state.scheduler, state.scaler, config,
-                           pos_weight, device, precision, regularizer, scale)  # fmt: skip
-    feeder, feeder_kind = make_feeder(
-        cfg.feeder, train_data, device, cfg.sequence_windows, cfg.batch_size, cfg.num_workers,
-        cfg.prefetch_batches, cfg.gpu_resident_fraction,
-    )  # fmt: skip
-    dev_feeder, dev_plan = _dev_feeder(dev_data, config, info)
-    say(
-        f"training on {device} ({info.world_size} process(es)), {precision}, "
-        f"compile={cfg.compile}, feeder={feeder_kind}; train: {balance}, "
-        f"{steps_per_epoch} steps/epoch of {cfg.batch_size}x{cfg.sequence_windows} windows per "
-        f"process; imbalance={cfg.imbalance} (pos_weight={pos_weight:.3g}); dev: "
-        f"{len(dev_data.ids)} recordings"
-    )
-    if not dev_data.ids:
-        say("note: the cache has no dev split; no validation, best.pt follows last.pt")
-    run = _Run(config, info, run_dir, say, cache, train_data, dev_data, scale, precision,
-               metric, mode, plan_args, net, train_step, feeder, feeder_kind, dev_feeder,
-               dev_plan, tuple(callbacks), stop_at_step, wall_start)  # fmt: skip
-    return run, state
-
-
-def _open_cache(
-    cache: Any, config: Config, checkpoint: dict[str, Any] | None, resume_from: Path | None
-) -> Any:
-    """Open the cache and check it against the config and the checkpoint being resumed."""
-    if isinstance(cache, (str, Path)):
-        cache = open_cache(cache)
-    check_cache_matches(cache, config.preprocess)
-    if checkpoint is not None and checkpoint.get("cache_fingerprint") != cache.fingerprint:
-        raise TrainingDataError(
-            f"{resume_from}: was trained on a cache with preprocess fingerprint "
-            f"{checkpoint.get('cache_fingerprint')}, this cache has {cache.fingerprint}"
-        )
-    return cache
-
-
-def _check_metric_name(name: str) -> str:
-    """Refuse an early-stopping metric that validation does not produce."""
-    known = M.known_metrics()
-    if name not in known:
-        raise ConfigError(
-            f"Invalid value for 'train.early_stopping_metric': allowed "
-            f"{', '.join(repr(k) for k in sorted(known))}, got {name!r} instead"
-        )
-    return name
-
-
-def _early_stopping_metric(
-    name: str, mode: str, dev_data: SplitData, say: Callable[[str], None]
-) -> tuple[str, str]:
-    """The metric and mode (``'max'``/``'min'``) that early stopping and ``best.pt`` follow.
-
-    A one-class dev split has no AUROC (nor sensitivity at a false-alarm budget): such a
-    metric would be NaN every epoch and ``best.pt`` would never move past epoch 1, so
-    ``val_loss`` is used instead.
-    """
-    ictal = sum(int(y.sum()) for y in dev_data.labels)
-    total = sum(len(y) for y in dev_data.labels)
-    if total and ictal in (0, total) and name != "val_loss":
-        say(
-            f"note: the dev split holds {'no' if ictal == 0 else 'only'} ictal windows, so "
-            f"{name} is undefined; early stopping and best.pt use val_loss instead"
-        )
-        return "val_loss", M.metric_mode("val_loss")
-    return name, M.metric_mode(name, mode)
-
-
-def _configure_torch(config: Config, device: torch.device) -> str:
-    """Seed every generator, apply the thread and determinism settings; return the precision."""
-    cfg = config.train
-    seed_everything(config.seed)
-    if cfg.cpu_threads is not None:
-        torch.set_num_threads(cfg.cpu_threads)
-    if cfg.deterministic:
-        torch.use_deterministic_algorithms(True)
-    if device.type == "cuda":
-        torch.backends.cudnn.benchmark = cfg.cudnn_benchmark and not cfg.deterministic
-        torch.set_float32_matmul_precision("high")
-    return resolve_precision(cfg.precision, device)
-
-
-def _class_weight(data: SplitData, config: Config, say: Callable[[str], None]) -> tuple[float, str]:
-    """The loss weight of ictal windows, and a description of the windows trained on.
-
-    Only recordings of at least ``train.sequence_windows`` windows are cut into training
-    sequences: the class balance counts those windows, and the user is told what is left out.
-    """
-    cfg, T = config.train, config.train.sequence_windows
-    usable = data.lengths >= T
-    if not usable.any():
-        raise TrainingDataError(
-            f"no training recording holds train.sequence_windows={T} windows "
-            f"(longest: {int(data.lengths.max(initial=0))}); lower train.sequence_windows"
-        )
-    kept, short = np.flatnonzero(usable), np.flatnonzero(~usable)
-    n_win = int(data.lengths[kept].sum())
-    n_ictal = int(sum(int(data.labels[i].sum()) for i in kept))
-    if len(short):
-        short_ictal = int(sum(int(data.labels[i].sum()) for i in short))
-        say(
-            f"note: {len(short)} training recording(s) shorter than train.sequence_windows={T} "
-            f"windows are not trained on ({int(data.lengths[short].sum())} windows, "
-            f"{short_ictal} ictal); lower train.sequence_windows to use them"
-        )
-    if cfg.imbalance == "pos_weight":
-        pos_weight = cfg.pos_weight or (float((n_win - n_ictal) / n_ictal) if n_ictal else 1.0)
-    else:
-        pos_weight = cfg.pos_weight or 1.0
-    balance = (
-        f"{len(kept)} recordings, {n_win} windows ({100 * n_ictal / max(1, n_win):.1f}% ictal)"
-    )
-    return pos_weight, balance
-
-
-def _initial_state(
-    config: Config,
-    model: torch.nn.Module,
-    info: DistInfo,
-    steps_per_epoch: int,
-    precision: str,
-    metric: str,
-    registry_model: bool,
-    checkpoint: dict[str, Any] | None,
-    say: Callable[[str], None],
-) -> TrainState:
-    """Optimizer, schedule and scaler for ``model``; the state of a fresh or resumed run."""
-    device = info.device
-    if info.distributed:
-        # the same initial weights everywhere (seeded before), then one dropout stream per rank
-        torch.manual_seed(config.seed + 7919 * info.rank)
-    optimizer = build_optimizer(model, config, device, registry_model)
-    scheduler = torch.optim.lr_scheduler.LambdaLR(
-        optimizer, lr_lambda(config.train, steps_per_epoch)
-    )
-    scaler = torch.amp.GradScaler(device.type, enabled=precision == "fp16")
-    if checkpoint is None:
-        return TrainState(model, optimizer, scheduler, scaler, BestMetric(metric))
-    state = TrainState.from_checkpoint(checkpoint, model, optimizer, scheduler, scaler)
-    if len(state.rng) == info.world_size:
-        restore_rng_state(state.rng[info.rank])
-    else:
-        restore_rng_state(state.rng[0])
-        torch.manual_seed(config.seed + 7919 * info.rank + state.step)
-    old_world = int(checkpoint.get("world_size", 1))
-    if old_world != info.world_size:
-        # batch_size is per process: the global batch changed size; resume at the batch
-        # holding the same number of sequences (the run is no longer bit-exact)
-        state.batch_in_epoch = state.batch_in_epoch * old_world // info.world_size
-        say(
-            f"note: the run was saved with {old_world} process(es), resumed with "
-            f"{info.world_size}: global batches change size from here on"
-        )
-    return state
-
-
-def _dev_feeder(
-    data: SplitData, config: Config, info: DistInfo
-) -> tuple[ThreadFeeder | None, EvalPlan | None]:
-    """The feeder and plan of validation (rank 0, when there is a dev split)."""
-    if not (info.is_main and data.ids):
-        return None, None
-    cfg = config.train
-    batch_size = cfg.eval_batch_size or cfg.batch_size
-    feeder = ThreadFeeder(data, info.device, cfg.sequence_windows, batch_size, cfg.num_workers, 2)
-    return feeder, eval_plan(data, cfg.sequence_windows, batch_size)
-
-
-# ------------------------------------------------------------------------------ validation
-
-
-@torch.inference_mode()
-def validate(
-    model: torch.nn.Module,
-    data: SplitData,
-    feeder: Any,
-    plan: EvalPlan,
-    device: torch.device,
-    autocast: Callable[[], Any],
-    scale: float | None = None,
-) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray], float]:
-    """Logits for every window of a split.
-
-    Returns
-    -------
-    probabilities : dict
-        Recording id -> float32 ictal probability per window.
-    labels : dict
-        Recording id -> uint8 label per window.
-    loss : float
-        Mean (unweighted) binary cross-entropy over all windows.
-    """
-    model.eval()
-    logits = [np.zeros(n, dtype=np.float32) for n in data.lengths]
-    T = feeder.T
-    for i, (x, _) in enumerate(feeder.iterate(plan)):
-        with autocast():
-            out = model(to_float(x, scale))
-        out = out.float().cpu().numpy()
-        lo = i * plan.batch_size
-        for j in range(out.shape[0]):
-            r, s, k = int(plan.rec[lo + j]), int(plan.start[lo + j]), int(plan.keep_from[lo + j])
-            logits[r][s + k : s + T] = out[j, k:]
-    for r in plan.short:
-        x = torch.from_numpy(np.array(data.windows[r]))[None].to(device)
-        with autocast():
-            logits[r][:] = model(to_float(x, scale)).float().cpu().numpy()[0]
-    total, count = 0.0, 0
-    probs, labels = {}, {}
-    for rid, z, y in zip(data.ids, logits, data.labels):
-        yf = y.astype(np.float64)
-        zf = z.astype(np.float64)
-        total += float(np.sum(np.maximum(zf, 0) - zf * yf + np.log1p(np.exp(-np.abs(zf)))))
-        count += len(y)
-        probs[rid] = (1.0 / (1.0 + np.exp(-zf))).astype(np.float32)
-        labels[rid] = np.asarray(y, dtype=np.uint8)
-    return probs, labels, total / count if count else math.nan
-
-
 def config_from_checkpoint(path: str | Path) -> Config:
-    """The resolved config stored in a checkpoint.
+    """Return the resolved config stored in a checkpoint.
 
     Parameters
     ----------

@@ -1,4 +1,4 @@
-"""Validation metrics computed after every epoch, and a hook for more.
+r"""Validation metrics computed after every epoch, and a hook for more.
 
 Window-level metrics pool every window of the validation split (dev). One event-level metric
 is registered here, ``ovlp_sensitivity_at_fa`` (OVLP sensitivity at a false-alarm budget,
@@ -245,7 +245,7 @@ def compute_validation_metrics(result: ValidationResult, config: Any) -> dict[st
 def ovlp_sensitivity_at_fa(
     budget_fa_per_24h: float | None = None,
 ) -> Callable[[ValidationResult, Any], dict[str, float]]:
-    """A validation metric hook: OVLP sensitivity at a false-alarm budget on the dev split.
+    """Return a validation metric hook: OVLP sensitivity at a false-alarm budget on the dev split.
 
     Every epoch (whichever metric is selected: every registered hook is computed and logged in
     ``metrics.jsonl``) the dev split's probabilities, the ones the window metrics use, go

@@ -86,7 +86,7 @@ def prepare_run_dir(run_dir: Path, resume: bool) -> Path | None:
 def resume_config(
     run_dir: str | Path, config_files: Sequence[str | Path] = (), overrides: Sequence[str] = ()
 ) -> Config:
-    """The config that resuming the run in ``run_dir`` trains with.
+    """Return the config that resuming the run in ``run_dir`` trains with.
 
     The config stored in ``run_dir/last.pt`` is the base; ``config_files`` and ``overrides``
     (``section.key=value``) are applied on top. Without ``last.pt`` (a run that never saved)
@@ -308,7 +308,7 @@ def write_summary(
 
 
 def epoch_line(row: dict[str, Any], metric: str, best: BestMetric) -> str:
-    """The one-line log of a finished epoch."""
+    """Return the one-line log of a finished epoch."""
     parts = [f"epoch {row['epoch']}", f"step {row['step']}", f"loss {row['train_loss']:.4f}"]
     parts.append(f"{row['train_windows_per_s']:,.0f} windows/s")
     for key in ("val_loss", "window_auroc", "window_sensitivity", "window_specificity"):

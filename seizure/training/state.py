@@ -66,7 +66,7 @@ class BestMetric:
         return False
 
     def as_dict(self) -> dict[str, Any]:
-        """The checkpoint's ``early_stopping`` entry."""
+        """Return the checkpoint's ``early_stopping`` entry."""
         return {
             "metric": self.metric,
             "value": self.value,
@@ -139,7 +139,7 @@ class TrainState:
         cache_fingerprint: str,
         world_size: int,
     ) -> dict[str, Any]:
-        """The checkpoint dict (see :mod:`seizure.training.checkpoint`).
+        """Return the checkpoint dict (see :mod:`seizure.training.checkpoint`).
 
         Parameters
         ----------

@@ -121,7 +121,7 @@ def build_optimizer(
 
 
 def autocast_for(device: torch.device, precision: str) -> Callable[[], Any]:
-    """A factory of autocast contexts for ``precision`` (``fp32``: no autocast)."""
+    """Return a factory of autocast contexts for ``precision`` (``fp32``: no autocast)."""
     dtype = {"bf16": torch.bfloat16, "fp16": torch.float16}.get(precision)
 
     def autocast() -> Any:
@@ -212,6 +212,7 @@ class TrainStep:
         self.scale = scale
 
     def __call__(self, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+        """Take one optimizer step on a batch; return its loss (a device scalar)."""
         x = to_float(x, self.scale)
         with self.autocast():
             logits = self.net(x)

@@ -66,7 +66,7 @@ def invalid_value(name: str, got: object, allowed: Iterable[object] | str) -> Va
 
 
 def invalid_value_message(name: str, got: object, allowed: Iterable[object] | str) -> str:
-    """The message of :func:`invalid_value`, for error classes other than ``ValueError``."""
+    """Return the message of :func:`invalid_value`, for error classes other than ``ValueError``."""
     if not isinstance(allowed, str):
         allowed = ", ".join(repr(a) for a in allowed)
     return f"Invalid value for {name!r}: allowed {allowed}, got {got!r} instead"
