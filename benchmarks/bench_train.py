@@ -7,7 +7,7 @@ config) and measures optimizer steps per second, feeding included, for:
 - ``plain``: fp32, eager, a per-sequence ``Dataset`` over the memory-mapped cache and a
   ``DataLoader`` with worker processes (pinned), batch B x T (``plain_256``: batch 256 x T,
   where REFERENCE section 6 measured the plain way);
-- ``fast``: ``seizure train``'s fast path (configs/train/h100.yaml): bf16 autocast, the
+- ``fast``: ``seizure train``'s fast path (the shipped config train/h100): bf16 autocast, the
   encoder under ``torch.compile``, the split resident on the GPU (``feeder: auto``);
 - ``fast_threads``: the same with batches gathered from the memory-mapped cache into pinned
   buffers by a background thread (what ``feeder: auto`` picks when the split does not fit);
@@ -40,7 +40,8 @@ import time
 from pathlib import Path
 from typing import Any
 
-ROOT = Path(__file__).resolve().parents[1]
+from seizure.config import resolve_config_path
+
 TARGET_WINDOWS_PER_S = 600_000
 
 
@@ -56,7 +57,10 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--warmup", type=int, default=8, help="untimed steps first (compilation)")
     p.add_argument("--paper-steps", type=int, default=300, help="timed steps at 64 x 7")
     p.add_argument("--workers", type=int, default=8, help="DataLoader workers / copy threads")
-    p.add_argument("--config", type=Path, default=ROOT / "configs" / "train" / "h100.yaml")
+    p.add_argument(
+        "--config", type=resolve_config_path, default="train/h100",
+        help="the fast path's config: a YAML file or a shipped config name",
+    )  # fmt: skip
     p.add_argument(
         "--only", default="plain,plain_256,fast,fast_threads,paper_plain,paper_fast",
         help="comma-separated subset of the measurements",
@@ -210,7 +214,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     try:
         data = SplitData.from_cache(cache, "train")
         # the fast settings are the shipped GPU config; on a CPU fp32 eager (no compiler)
-        fast_files = [args.config] if args.config.is_file() else []
+        fast_files = [args.config]
         common = [f"train.num_workers={args.workers}", "train.grad_clip_norm=5.0"]
         if device.type == "cpu":
             common += ["train.precision=fp32", "train.compile=none"]

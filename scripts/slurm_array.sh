@@ -7,9 +7,9 @@
 # GRID holds one run per line: a name, then `seizure train` options (no quoted spaces);
 # blank lines and lines starting with # are skipped. Example:
 #
-#   lstm_orthogonal --config configs/train/h100.yaml --set model.init.recurrent=orthogonal
-#   lstm_glorot     --config configs/train/h100.yaml --set model.init.recurrent=glorot_uniform
-#   gru_l2          --config configs/train/h100.yaml --set model.cell=gru --set model.regularization.l2=1e-4
+#   lstm_orthogonal --config train/h100 --set model.init.recurrent=orthogonal
+#   lstm_glorot     --config train/h100 --set model.init.recurrent=glorot_uniform
+#   gru_l2          --config train/h100 --set model.cell=gru --set model.regularization.l2=1e-4
 #
 # Array task i trains line i into RUN_ROOT/<name> with --resume, so a requeued or re-submitted
 # task continues where it stopped; a finished run is left alone.

@@ -2,10 +2,10 @@
 # Run an experiment grid as a SLURM array: one training run (train + evaluate) per task,
 # then one small job that collects the results table once every task has ended.
 #
-#   scripts/slurm_experiment.sh configs/experiments/paper.yaml CACHE OUT [extra options]
+#   scripts/slurm_experiment.sh experiments/paper CACHE OUT [extra options]
 #
-# e.g. scripts/slurm_experiment.sh configs/experiments/paper.yaml /data/tusz_cache runs/paper \
-#        --config configs/train/h100.yaml
+# e.g. scripts/slurm_experiment.sh experiments/paper /data/tusz_cache runs/paper \
+#        --config train/h100
 #
 # Submitting from a login node: the script counts the runs (seizure experiment --list),
 # submits itself as an array of that size and a dependent --collect job. Inside the array,

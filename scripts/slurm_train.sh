@@ -3,7 +3,7 @@
 #
 #   sbatch scripts/slurm_train.sh CACHE RUN_DIR [seizure train options ...]
 #   sbatch --gpus-per-node=8 scripts/slurm_train.sh cache/tusz runs/h100x8 \
-#       --config configs/train/h100.yaml --set train.epochs=50
+#       --config train/h100 --set train.epochs=50
 #
 # Every rank trains on its shard of each global batch (train.batch_size is per GPU); rank 0
 # validates and writes RUN_DIR. The run is always started with --resume, so a requeued job

@@ -6,6 +6,10 @@ It is built in three layers, each overriding the one before::
 
     defaults (the dataclasses)  ->  YAML files (--config, in order)  ->  --set a.b=value
 
+A YAML file is given by path or by the name of a config shipped with the package
+(``seizure/configs/``, see :func:`resolve_config_path`): ``tcp_lfcc``, ``train/h100``,
+``preprocess/tcp_lfcc.yaml``, or the repository path ``configs/train/h100.yaml``.
+
 Unknown keys and values of the wrong type are rejected with a message naming the key,
 what was found and what was expected. The resolved config is written beside every output
 (``config.yaml``) and stored in every checkpoint, and :func:`fingerprint` of the
@@ -45,7 +49,9 @@ __all__ = [
     "fingerprint",
     "from_dict",
     "load_config",
+    "resolve_config_path",
     "save_config",
+    "shipped_configs",
     "to_dict",
 ]
 
@@ -265,6 +271,103 @@ def apply_overrides(data: dict[str, Any], overrides: Sequence[str]) -> dict[str,
     return out
 
 
+#: The configs shipped with the package, ``<section>/<name>.yaml`` (and ``demo.yaml``).
+SHIPPED_CONFIG_DIR = Path(__file__).resolve().parent / "configs"
+
+_YAML_SUFFIXES = (".yaml", ".yml")
+
+
+def shipped_configs() -> list[str]:
+    """Names of the configs shipped with the package, sorted.
+
+    Returns
+    -------
+    list of str
+        Paths relative to ``seizure/configs/`` without the ``.yaml`` suffix, e.g.
+        ``["demo", "evaluate/default", ..., "train/h100", ...]``; each is a valid
+        ``--config`` value.
+    """
+    if not SHIPPED_CONFIG_DIR.is_dir():
+        return []
+    return sorted(
+        p.relative_to(SHIPPED_CONFIG_DIR).with_suffix("").as_posix()
+        for p in SHIPPED_CONFIG_DIR.rglob("*")
+        if p.suffix in _YAML_SUFFIXES and p.is_file()
+    )
+
+
+def _shipped_name(spec: str) -> tuple[str, ...] | None:
+    """The parts of ``spec`` read as a shipped config name, or None when it cannot be one
+    (an absolute path, or one that climbs with ``..``). A leading ``configs/`` (the
+    repository's path of the shipped configs) is dropped."""
+    text = spec.replace("\\", "/")
+    if text.startswith("/") or (len(text) > 1 and text[1] == ":"):
+        return None
+    parts = tuple(p for p in text.split("/") if p not in ("", "."))
+    if not parts or ".." in parts:
+        return None
+    if parts[0] == "configs" and len(parts) > 1:
+        parts = parts[1:]
+    if Path(parts[-1]).suffix not in _YAML_SUFFIXES:
+        parts = (*parts[:-1], parts[-1] + ".yaml")
+    return parts
+
+
+def resolve_config_path(spec: str | Path) -> Path:
+    """The YAML file that a ``--config`` value names.
+
+    Tried in order:
+
+    1. a file at ``spec`` (relative to the working directory, or absolute);
+    2. a shipped config (:func:`shipped_configs`) at ``spec`` relative to ``seizure/configs/``,
+       the ``.yaml`` suffix optional and a leading ``configs/`` dropped: ``train/h100``,
+       ``preprocess/tcp_lfcc.yaml`` and ``configs/train/h100.yaml`` all name a shipped file,
+       so the repository paths in the documentation work wherever the package is installed;
+    3. a bare name (no ``/``) looked up in every section: ``tcp_lfcc`` is
+       ``preprocess/tcp_lfcc.yaml``; a name found in several sections (``default``) is refused.
+
+    Parameters
+    ----------
+    spec : str or Path
+        A file path or a shipped config name.
+
+    Returns
+    -------
+    Path
+        An existing file.
+
+    Raises
+    ------
+    ConfigError
+        ``spec`` is a directory, an ambiguous bare name (the message lists the candidates),
+        or neither a file nor a shipped config (the message lists the shipped configs).
+    """
+    path = Path(spec)
+    if path.is_file():
+        return path
+    if path.is_dir():
+        raise ConfigError(f"Config file {str(spec)!r} is a directory, not a YAML file")
+    parts = _shipped_name(str(spec))
+    if parts is not None:
+        candidate = SHIPPED_CONFIG_DIR.joinpath(*parts)
+        if candidate.is_file():
+            return candidate
+        if len(parts) == 1:
+            stem = Path(parts[0]).stem
+            matches = [name for name in shipped_configs() if name.rsplit("/", 1)[-1] == stem]
+            if len(matches) == 1:
+                return SHIPPED_CONFIG_DIR / f"{matches[0]}.yaml"
+            if matches:
+                raise ConfigError(
+                    f"Config name {str(spec)!r} is ambiguous: it names "
+                    f"{', '.join(matches)}; give the section too, e.g. --config {matches[0]}"
+                )
+    raise ConfigError(
+        f"Config file {str(spec)!r} does not exist and is not the name of a shipped config; "
+        f"shipped configs: {', '.join(shipped_configs())}"
+    )
+
+
 def load_config(
     paths: Sequence[str | Path] | str | Path | None = None,
     overrides: Sequence[str] = (),
@@ -275,7 +378,8 @@ def load_config(
     Parameters
     ----------
     paths : path or sequence of paths, optional
-        YAML files, merged in order. Each holds any subset of the sections
+        YAML files, merged in order, each a path or a shipped config name
+        (:func:`resolve_config_path`). Each holds any subset of the sections
         (``preprocess:``, ``model:``, ...) and ``seed``.
     overrides : sequence of str
         ``section.key=value`` strings applied last.
@@ -285,6 +389,12 @@ def load_config(
     Returns
     -------
     Config
+
+    Raises
+    ------
+    ConfigError
+        A file that cannot be found (:func:`resolve_config_path`) or read, an unknown key,
+        or a value of the wrong type.
     """
     if paths is None:
         paths = []
@@ -292,9 +402,7 @@ def load_config(
         paths = [paths]
     data: dict[str, Any] = dict(base or {})
     for path in paths:
-        path = Path(path)
-        if not path.is_file():
-            raise ConfigError(f"Config file {str(path)!r} does not exist")
+        path = resolve_config_path(path)
         try:
             loaded = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
         except yaml.YAMLError as err:

@@ -15,9 +15,11 @@ ROOT = Path(__file__).resolve().parents[1]
 
 
 def test_configs_demo_yaml_spells_out_the_embedded_defaults():
-    on_disk = yaml.safe_load((ROOT / "configs" / "demo.yaml").read_text())
+    on_disk = yaml.safe_load((ROOT / "seizure" / "configs" / "demo.yaml").read_text())
     assert on_disk == demo_defaults()
-    assert to_dict(load_config(ROOT / "configs" / "demo.yaml")) == to_dict(demo_config())
+    assert to_dict(load_config(ROOT / "seizure" / "configs" / "demo.yaml")) == to_dict(
+        demo_config()
+    )
 
 
 def test_demo_config_layers_hours_files_and_overrides(tmp_path):

@@ -12,7 +12,7 @@ from test_evaluate_pipeline import make_cache, make_checkpoint, power_factory
 
 from seizure.cli import main
 
-CONFIGS = Path(__file__).resolve().parents[1] / "configs" / "evaluate"
+CONFIGS = Path(__file__).resolve().parents[1] / "seizure" / "configs" / "evaluate"
 
 
 @pytest.fixture

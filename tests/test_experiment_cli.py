@@ -12,7 +12,7 @@ from seizure.cli import main
 from seizure.models.config import KERAS_INITIALIZERS
 
 ROOT = Path(__file__).resolve().parents[1]
-PAPER = str(ROOT / "configs" / "experiments" / "paper.yaml")
+PAPER = str(ROOT / "seizure" / "configs" / "experiments" / "paper.yaml")
 
 
 def test_list_prints_index_and_name_of_every_run():

@@ -10,7 +10,7 @@ import pytest
 from seizure.models.config import KERAS_INITIALIZERS
 from seizure.pipelines.experiment import GridError, expand_grid, load_grid, select_runs
 
-PAPER = Path(__file__).resolve().parents[1] / "configs" / "experiments" / "paper.yaml"
+PAPER = Path(__file__).resolve().parents[1] / "seizure" / "configs" / "experiments" / "paper.yaml"
 REGULARIZERS = ("none", "l1", "l2", "l1_l2", "dropout", "gaussian_noise")
 EXTRAS = ("minimal-critical", "lstm-chrono", "esn", "cnn-only")
 

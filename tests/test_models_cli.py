@@ -16,7 +16,7 @@ from seizure.config import load_config, to_dict
 from seizure.models import build_model
 from seizure.training.checkpoint import save_checkpoint
 
-CONFIGS = Path(__file__).resolve().parents[1] / "configs" / "models"
+CONFIGS = Path(__file__).resolve().parents[1] / "seizure" / "configs" / "models"
 SMALL = [
     "--set",
     "model.hidden_size=8",

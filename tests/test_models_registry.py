@@ -27,7 +27,9 @@ from seizure.models.regularization import LockedDropout
 
 CELLS = available_cells()
 RAW = (4, 64)
-CONFIGS = sorted((Path(__file__).resolve().parents[1] / "configs" / "models").glob("*.yaml"))
+CONFIGS = sorted(
+    (Path(__file__).resolve().parents[1] / "seizure" / "configs" / "models").glob("*.yaml")
+)
 
 
 def small(**kw) -> ModelConfig:

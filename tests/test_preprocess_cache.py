@@ -262,7 +262,7 @@ def test_lfcc_cache(corpus: Path, tmp_path: Path):
     result = CliRunner().invoke(
         main,
         ["preprocess", str(corpus), str(tmp_path / "lfcc"),
-         "--config", str(root / "configs/preprocess/tcp_lfcc.yaml")],
+         "--config", str(root / "seizure/configs/preprocess/tcp_lfcc.yaml")],
     )  # fmt: skip
     assert result.exit_code == 0, result.output
     cache = Cache(tmp_path / "lfcc")

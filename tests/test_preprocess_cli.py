@@ -15,7 +15,7 @@ from seizure.cli import main
 from seizure.io.events import Event
 from seizure.preprocessing.cache import Cache
 
-CONFIGS = Path(__file__).resolve().parents[1] / "configs" / "preprocess"
+CONFIGS = Path(__file__).resolve().parents[1] / "seizure" / "configs" / "preprocess"
 MALOW_EDF = "malow_michigan_19ch_100Hz_500s.edf"
 
 

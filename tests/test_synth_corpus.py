@@ -14,7 +14,7 @@ from seizure.synth.config import SynthConfig
 from seizure.synth.layout import CHANNELS, TCP_CHANNELS, edf_label
 from seizure.synth.plan import plan_corpus
 
-TINY = Path(__file__).resolve().parents[1] / "configs" / "synth" / "tiny.yaml"
+TINY = Path(__file__).resolve().parents[1] / "seizure" / "configs" / "synth" / "tiny.yaml"
 ARGS = ["--hours", "0.1", "--patients", "3", "--seed", "7", "--config", str(TINY)]
 
 

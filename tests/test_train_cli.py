@@ -148,7 +148,7 @@ def test_slurm_array_runs_the_task_line(tmp_path):
     grid.write_text(
         "# name then options\n\n"
         "first --set train.epochs=1\n"
-        "second --config configs/train/h100.yaml --set model.cell=gru\n"
+        "second --config train/h100 --set model.cell=gru\n"
     )
     stub = tmp_path / "python"
     stub.write_text('#!/usr/bin/env bash\necho "ARGS $*"\n')
@@ -159,7 +159,7 @@ def test_slurm_array_runs_the_task_line(tmp_path):
     out = subprocess.run(args, env=env, capture_output=True, text=True, check=True).stdout
     expected = (
         f"ARGS -m seizure train CACHE {tmp_path / 'runs' / 'second'} --resume --device cuda "
-        "--config configs/train/h100.yaml --set model.cell=gru"
+        "--config train/h100 --set model.cell=gru"
     )
     assert expected in out
     env["SLURM_ARRAY_TASK_ID"] = "2"

@@ -105,4 +105,8 @@ def main() -> None:
     false alarms per 24 hours (NEDC and SzCORE rules).
 
     Start with 'seizure demo' to see the whole pipeline run on a synthetic corpus.
+
+    --config takes a YAML file or the name of a config shipped with the package, looked up
+    in every section or given with its section: --config tcp_lfcc, --config train/h100 or
+    --config configs/train/h100.yaml. A wrong name lists them all.
     """

@@ -6,12 +6,41 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 import click
+from click.shell_completion import CompletionItem
 
-from seizure.config import Config, load_config
+from seizure.config import Config, ConfigError, load_config, resolve_config_path, shipped_configs
+
+#: How ``--config`` finds a file, for the help texts.
+CONFIG_HELP = (
+    "a YAML file, or a config shipped with the package by name: --config tcp_lfcc, "
+    "--config train/h100 (a wrong name lists them all)"
+)
+
+
+class ConfigFile(click.ParamType):
+    """A ``--config`` value: a YAML file path or a shipped config name, converted to the path
+    of an existing file (:func:`seizure.config.resolve_config_path`); anything else is a
+    usage error (exit status 2) whose message lists the shipped configs."""
+
+    name = "file|name"
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> str:
+        """Resolve ``value`` to the path of an existing YAML file, as a string."""
+        try:
+            return str(resolve_config_path(value))
+        except ConfigError as err:
+            self.fail(str(err), param, ctx)
+
+    def shell_complete(
+        self, ctx: click.Context, param: click.Parameter, incomplete: str
+    ) -> list[CompletionItem]:
+        """Complete shipped config names, then files."""
+        names = [CompletionItem(n) for n in shipped_configs() if n.startswith(incomplete)]
+        return [*names, CompletionItem(incomplete, type="file")]
 
 
 def config_options(func: Callable[..., Any]) -> Callable[..., Any]:
-    """Add ``--config FILE`` (repeatable) and ``--set key=value`` (repeatable)."""
+    """Add ``--config FILE|NAME`` (repeatable) and ``--set key=value`` (repeatable)."""
     func = click.option(
         "--set",
         "overrides",
@@ -23,8 +52,8 @@ def config_options(func: Callable[..., Any]) -> Callable[..., Any]:
         "--config",
         "config_files",
         multiple=True,
-        type=click.Path(exists=True, dir_okay=False),
-        help="YAML config file(s) from configs/, merged in order over the defaults (repeatable).",
+        type=ConfigFile(),
+        help=f"Config merged over the defaults, in order (repeatable): {CONFIG_HELP}.",
     )(func)
     return func
 

@@ -52,7 +52,7 @@ def command(
     About five minutes on two CPU cores; a GPU is used when there is one. Running it again
     skips the stages that are complete; after --set changes only the affected stages are
     redone (e.g. --set train.epochs=12 continues training, --set evaluate.threshold=0.7
-    only rescores). --config files are merged over the demo's defaults (configs/demo.yaml).
+    only rescores). --config files are merged over the demo's defaults (the shipped config 'demo').
 
     Exit status: 0 on success, 1 when a stage fails, 2 for usage and config errors, 130 or
     143 when training is interrupted (run again to resume).

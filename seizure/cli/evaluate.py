@@ -37,7 +37,7 @@ def command(
     The model runs over every recording of the split (batched and streaming; bf16 on CUDA),
     its per-window probabilities are saved in OUT/probs/, post-processed into events with
     the evaluate section of the config (threshold, smoothing, gap merging, minimum
-    duration; change it with --config configs/evaluate/... or --set evaluate.key=value)
+    duration; change it with --config evaluate/... or --set evaluate.key=value)
     and scored against the cache's reference events with every method (NEDC OVLP, TAES,
     EPOCH, DPALIGN; SzCORE event and sample).
 

@@ -7,11 +7,11 @@ from pathlib import Path
 
 import click
 
-from seizure.cli.common import config_options, device_option
+from seizure.cli.common import ConfigFile, config_options, device_option
 
 
 @click.command("experiment")
-@click.argument("grid", metavar="CONFIG", type=click.Path(exists=True, dir_okay=False))
+@click.argument("grid", metavar="CONFIG", type=ConfigFile())
 @click.argument(
     "cache", required=False, type=click.Path(exists=True, file_okay=False, path_type=Path)
 )
@@ -59,7 +59,8 @@ def command(
 ) -> None:
     """Train and evaluate every run of the grid CONFIG on CACHE, into OUT.
 
-    CONFIG (e.g. configs/experiments/paper.yaml) holds a base config, named axes of
+    CONFIG (a file, or a shipped grid by name: experiments/paper, or the same as
+    configs/experiments/paper.yaml) holds a base config, named axes of
     --set-style overrides that are crossed (run names like init-he_normal__cell-gru) and
     extra named runs. Each run trains on the train split of CACHE (validating on dev) into
     OUT/runs/NAME/train and is evaluated on the eval split into OUT/runs/NAME/eval. Runs go

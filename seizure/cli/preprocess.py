@@ -80,7 +80,7 @@ def command(
     """Preprocess the EDF recordings of CORPUS into the cache directory CACHE.
 
     Each recording is montaged, resampled, filtered and cut into windows (settings: the
-    'preprocess' section of the config, e.g. --config configs/preprocess/tcp_lfcc.yaml or
+    'preprocess' section of the config, e.g. --config preprocess/tcp_lfcc or
     --set preprocess.montage=double_banana). Recordings already cached from the same file
     with the same settings are skipped, so an interrupted run can simply be started again.
     A cache made with other settings is refused (use a new directory, or --force to replace

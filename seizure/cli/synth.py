@@ -56,8 +56,8 @@ def command(
     Re-running the same command skips recordings already complete.
 
     Make the task harder or easier with --set synth.seizure_snr=0.5,
-    synth.artifact_rate=2, synth.mimic_rate=2, synth.ictal_fraction=0.02 (see
-    configs/synth/).
+    synth.artifact_rate=2, synth.mimic_rate=2, synth.ictal_fraction=0.02 (see the
+    shipped configs synth/easy and synth/hard).
 
     Example: seizure synth corpus --hours 2 --patients 10 --seed 0 --jobs 2
     """

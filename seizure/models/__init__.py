@@ -11,6 +11,8 @@ Public API (imported lazily, so that ``seizure.config`` can import
 - :func:`timescale_report` (``seizure timescale``);
 - :func:`load_state_checked` ``(model, state_dict, source)``: strict loading that raises
   :class:`ModelStateError` naming the file, missing/unexpected entries and shape mismatches.
+- :class:`WindowClassifier` ``(model)``: a detector as a window classifier, class logits
+  ``(B, 2)`` per window, for skorch and braindecode (:mod:`seizure.models.adapters`).
 """
 
 from __future__ import annotations
@@ -31,6 +33,7 @@ _LAZY = {
     "timescale_report": "seizure.models.timescale",
     "load_state_checked": "seizure.models.state",
     "ModelStateError": "seizure.models.state",
+    "WindowClassifier": "seizure.models.adapters",
 }
 
 __all__ = sorted(_LAZY)

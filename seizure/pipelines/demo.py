@@ -16,9 +16,9 @@ was made with the same configuration (recorded in ``OUT/stages.json``, see
 finished recordings, training continues from ``last.pt``); a stage whose configuration changed
 is rebuilt together with every stage after it. Raising ``train.epochs`` continues training.
 
-The defaults (:data:`DEMO_CONFIG_YAML`, spelled out in ``configs/demo.yaml``) are tuned so that
-the demo finishes in a few minutes on two CPU cores and the detector is genuinely useful on its
-held-out synthetic patients.
+The defaults (:data:`DEMO_CONFIG_YAML`, spelled out in the shipped config ``demo``,
+``seizure/configs/demo.yaml``) are tuned so that the demo finishes in a few minutes on two
+CPU cores and the detector is genuinely useful on its held-out synthetic patients.
 """
 
 from __future__ import annotations
@@ -59,11 +59,11 @@ __all__ = [
 #: The four stages, in order.
 DEMO_STAGES: tuple[str, ...] = ("synthesize", "preprocess", "train", "evaluate")
 
-#: The demo's embedded default configuration (``configs/demo.yaml`` holds the same values).
+#: The demo's embedded default configuration (``seizure/configs/demo.yaml`` holds the same values).
 DEMO_CONFIG_YAML = """\
 # `seizure demo`: a small synthetic corpus and a small CNN/LSTM, tuned to finish in about five
 # minutes on two CPU cores (no GPU) with a detector that is useful on held-out patients.
-# `seizure demo --config configs/demo.yaml` is the same as `seizure demo`; change any value
+# `seizure demo --config demo` is the same as `seizure demo`; change any value
 # with --set (e.g. --set train.epochs=12) and re-run: only the stages affected are redone.
 seed: 0
 synth:
@@ -80,7 +80,7 @@ preprocess:                       # the default: TCP montage, 256 Hz, 1-70 Hz, r
   features: raw
   window_seconds: 1.0
   stride_seconds: 1.0
-model:                            # a smaller CNN/LSTM than configs/models/cnn_lstm.yaml
+model:                            # a smaller CNN/LSTM than models/cnn_lstm
   name: cnn_rnn
   cell: lstm
   hidden_size: 64

@@ -57,8 +57,8 @@ Harder or easier
 Lower ``synth.seizure_snr`` (0.5: ictal rhythm near the background level), raise
 ``synth.artifact_rate`` and ``synth.mimic_rate`` (2-3), ``synth.lvfa_probability`` and
 ``synth.sleep_fraction``, shorten ``synth.seizure_seconds``, or lower
-``synth.ictal_fraction`` for fewer positives. ``configs/synth/easy.yaml`` and ``hard.yaml``
-are examples; ``tiny.yaml`` makes minutes-long recordings for tests and demos.
+``synth.ictal_fraction`` for fewer positives. The shipped configs ``synth/easy`` and ``synth/hard``
+are examples; ``synth/tiny`` makes minutes-long recordings for tests and demos.
 
 Determinism: the corpus plan comes from ``SeedSequence(seed)`` and each recording from
 ``SeedSequence(seed, spawn_key=(1, index))``; EDF header fields come from the plan, never

@@ -255,7 +255,7 @@ def test_the_header_lock_is_waited_for_then_refused_naming_the_holder(flat_corpu
 
 TRAIN = [
     "--config",
-    Path(__file__).resolve().parents[2] / "configs" / "train" / "tiny_cpu.yaml",
+    Path(__file__).resolve().parents[2] / "seizure" / "configs" / "train" / "tiny_cpu.yaml",
     *FAST,
     "--set",
     "train.sequence_windows=4",
