@@ -40,7 +40,8 @@ from seizure.io.annotations import KEEP_SEIZURE_TYPES, read_annotation
 from seizure.io.discovery import discover, load_annotation
 from seizure.io.edf import read_edf
 from seizure.io.events import Event
-from seizure.synth.layout import TCP_PAIRS
+from seizure.synth.generate import GeneratedRecording
+from seizure.synth.layout import CHANNELS, TCP_PAIRS
 from seizure.utils.errors import InputFileError
 
 #: Frequency bands of the ictal band-power ratios, in Hz ``[low, high)``.
@@ -390,6 +391,25 @@ def measure_recording(
         return measure_signals(Path(edf).stem, names, x, rates.pop(), seizures, line_hz)
     except ValueError as err:
         raise InputFileError(f"{edf}: {err}") from err
+
+
+def measure_generated(recording: GeneratedRecording, line_hz: float = 60.0) -> RecordingRealism:
+    """Realism statistics of a recording generated in memory, its seizures labelled with
+    their pattern (``rhythmic``, ``fast``, ``spike_wave``, ``tonic_clonic``).
+
+    Parameters
+    ----------
+    recording : GeneratedRecording
+        From :func:`seizure.synth.generate.generate_recording`.
+    line_hz : float
+
+    Returns
+    -------
+    RecordingRealism
+    """
+    names, x = bipolar_signals(list(recording.data), CHANNELS)
+    seizures = [Event(s["start_s"], s["stop_s"], s["pattern"]) for s in recording.seizures]
+    return measure_signals(recording.spec.name, names, x, recording.sfreq_hz, seizures, line_hz)
 
 
 def measure_corpus(
