@@ -4,6 +4,12 @@ Usage::
 
     python benchmarks/bench_synth.py [--hours 8] [--repeat 3]
     python benchmarks/bench_synth.py --quick      # 4-hour corpus, fewer repeats
+    python benchmarks/bench_synth.py --realism CORPUS [--max-recordings N]
+
+``--realism`` measures a corpus folder instead (:mod:`seizure.synth.realism`: background
+slope, line noise, ictal/background band-power ratios per seizure type) beside the real
+recording ``../shared/data/real/malow`` when it is there, and prints a Markdown table and
+then the figures as one JSON line.
 
 Prints, for one-hour recordings at 250 Hz (27 channels): generation alone and generation plus
 EDF and annotation writing, in wall and CPU seconds per hour and times real time (the
@@ -61,12 +67,70 @@ def jobs_run(out: Path, hours: float, jobs: int) -> float:
     return float(proc.stdout.strip().splitlines()[-1])
 
 
+MALOW = Path(__file__).resolve().parents[2] / "shared" / "data" / "real" / "malow"
+
+
+def _fmt(v: float | None, spec: str) -> str:
+    return "n/a" if v is None else format(v, spec)
+
+
+def realism_table(corpus: Path, max_recordings: int | None) -> None:
+    """Print the realism statistics of ``corpus`` (and of malow) as Markdown, then JSON."""
+    from seizure.io.events import Event
+    from seizure.synth.realism import BANDS_HZ, measure_corpus, measure_corpus_dir
+
+    columns = {"synthetic": measure_corpus_dir(corpus, max_recordings=max_recordings).to_dict()}
+    edf = MALOW / "malow_michigan_19ch_100Hz_500s.edf"
+    if edf.is_file():
+        columns["real (malow)"] = measure_corpus([(edf, [Event(350.0, 500.0, "seiz")])]).to_dict()
+    names = list(columns)
+    print("| statistic | " + " | ".join(names) + " |")
+    print("|---|" + "---|" * len(names))
+
+    def row(label: str, get) -> None:
+        print(f"| {label} | " + " | ".join(get(columns[n]) for n in names) + " |")
+
+    row("recordings / seizures", lambda d: f"{d['recordings']} / {d['seizures']}")
+    row(
+        "background slope 2-30 Hz, median channel (range over recordings)",
+        lambda d: (
+            f"{_fmt(d['slope_median'], '.2f')} ({_fmt(d['slope_range'][0], '.2f')} to "
+            f"{_fmt(d['slope_range'][1], '.2f')})"
+        ),
+    )
+    row("line noise, median channel (dB above floor)", lambda d: _fmt(d["line_db_median"], ".1f"))
+    row("line noise, worst channel (dB)", lambda d: _fmt(d["line_db_max"], ".1f"))
+    row("channels with line noise > 6 dB", lambda d: _fmt(d["line_channels_above_6db"], ".0%"))
+    for band, (lo, hi) in BANDS_HZ.items():
+        row(
+            f"ictal/background {band} {lo:g}-{hi:g} Hz, all seizures",
+            lambda d, b=band: "x" + _fmt(d["band_ratios"][b], ".1f"),
+        )
+    labels = sorted({lab for d in columns.values() for lab in d["band_ratios_by_label"]})
+    for label in labels:
+        row(
+            f"ictal/background, {label} (delta/theta/alpha/beta/gamma)",
+            lambda d, lab=label: (
+                " / ".join(
+                    "x" + _fmt(v, ".1f") for v in d["band_ratios_by_label"].get(lab, {}).values()
+                )
+                or "-"
+            ),
+        )
+    print(json.dumps({"benchmark": "synth_realism", "corpus": str(corpus), **columns}))
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--hours", type=float, default=None, help="corpus for --jobs (8)")
     parser.add_argument("--repeat", type=int, default=None, help="best of (3)")
     parser.add_argument("--quick", action="store_true", help="4-hour corpus, best of 2")
+    parser.add_argument("--realism", type=Path, default=None, help="measure this corpus")
+    parser.add_argument("--max-recordings", type=int, default=None, help="with --realism")
     args = parser.parse_args()
+    if args.realism is not None:
+        realism_table(args.realism, args.max_recordings)
+        return
     hours = args.hours or (4.0 if args.quick else 8.0)
     repeat = args.repeat or (2 if args.quick else 3)
 

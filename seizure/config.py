@@ -297,9 +297,11 @@ def shipped_configs() -> list[str]:
 
 
 def _shipped_name(spec: str) -> tuple[str, ...] | None:
-    """The parts of ``spec`` read as a shipped config name, or None when it cannot be one
-    (an absolute path, or one that climbs with ``..``). A leading ``configs/`` (the
-    repository's path of the shipped configs) is dropped."""
+    """Split ``spec`` into the parts of a shipped config name (None when it cannot be one).
+
+    An absolute path, or one that climbs with ``..``, cannot. A leading ``configs/`` (the
+    repository's path of the shipped configs) is dropped.
+    """
     text = spec.replace("\\", "/")
     if text.startswith("/") or (len(text) > 1 and text[1] == ":"):
         return None
@@ -314,7 +316,7 @@ def _shipped_name(spec: str) -> tuple[str, ...] | None:
 
 
 def resolve_config_path(spec: str | Path) -> Path:
-    """The YAML file that a ``--config`` value names.
+    """Find the YAML file that a ``--config`` value names.
 
     Tried in order:
 

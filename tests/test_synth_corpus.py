@@ -156,3 +156,25 @@ def test_preprocess_reads_the_corpus_without_warnings(corpus: Path, tmp_path: Pa
     )
     assert result.exit_code == 0, result.output
     assert "0 failed, 0 warnings" in result.output
+
+
+BENCHMARK = Path(__file__).resolve().parents[1] / "seizure" / "configs" / "synth" / "benchmark.yaml"
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_benchmark_corpus_plan_resolves_the_paper_operating_point(seed: int) -> None:
+    config = load_config(BENCHMARK).synth
+    specs = plan_corpus(config, seed=seed)
+    by_split = {split: [s for s in specs if s.split == split] for split in ("train", "dev", "eval")}
+    eval_hours = sum(s.duration_s for s in by_split["eval"]) / 3600.0
+    assert eval_hours >= 24.0  # one false alarm is at most 1 FA/24h
+    assert sum(len(s.seizures) for s in by_split["eval"]) >= 100
+    assert len({s.patient for s in by_split["dev"]}) >= 20
+    patients = [{s.patient for s in v} for v in by_split.values()]
+    assert not (patients[0] & patients[1] or patients[0] & patients[2] or patients[1] & patients[2])
+    assert {s.patient_traits["pattern"] for s in specs} == {
+        "rhythmic",
+        "fast",
+        "spike_wave",
+        "tonic_clonic",
+    }

@@ -78,7 +78,9 @@ def test_line_noise_at_60_hz() -> None:
 def test_ictal_rhythm_on_the_onset_channels() -> None:
     config = SynthConfig(hours=1.0, patients=1, artifact_rate=0.0, mimic_rate=0.0)
     sz = SeizureSpec(120.0, 180.0, generalizes=False)
-    spec = _spec(config, [sz], lvfa=False, focus="T3", focus_xyz=[-1.0, 0.0, 0.0])
+    spec = _spec(
+        config, [sz], lvfa=False, focus="T3", focus_xyz=[-1.0, 0.0, 0.0], pattern="rhythmic"
+    )
     rec = generate_recording(spec, config)
     (info,) = rec.seizures
     assert info["onset_channels"], info

@@ -18,9 +18,11 @@ CONFIG_HELP = (
 
 
 class ConfigFile(click.ParamType):
-    """A ``--config`` value: a YAML file path or a shipped config name, converted to the path
-    of an existing file (:func:`seizure.config.resolve_config_path`); anything else is a
-    usage error (exit status 2) whose message lists the shipped configs."""
+    """A ``--config`` value: a YAML file path or a shipped config name.
+
+    It is converted to the path of an existing file (:func:`seizure.config.resolve_config_path`);
+    anything else is a usage error (exit status 2) whose message lists the shipped configs.
+    """
 
     name = "file|name"
 

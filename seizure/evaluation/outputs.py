@@ -116,7 +116,7 @@ def _read_marker(folder: Path, kind: FolderKind) -> dict[str, Any] | None:
 
 
 def is_our_folder(folder: str | Path, kind: FolderKind) -> bool:
-    """True when ``folder`` may be cleared for a run of ``kind.command``.
+    """Tell whether ``folder`` may be cleared for a run of ``kind.command``.
 
     That is when it does not exist, is empty (lock files aside), holds the command's marker,
     or (not ``recursive``) holds nothing but entries named as the command's outputs.
@@ -234,7 +234,7 @@ def claim_output_folder(
 
 
 def _resolvable(path: str | Path) -> bool:
-    """False for a symbolic-link loop (the command reports it as an unreadable input)."""
+    """Return False for a symbolic-link loop (the command reports it as unreadable)."""
     try:
         Path(path).resolve()
     except (OSError, RuntimeError):

@@ -99,8 +99,11 @@ class WindowClassifier(nn.Module):
         return cls(build_model(config if config is not None else ModelConfig(), window_shape))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        """Class logits of windows ``(B, *window_shape) -> (B, n_classes)`` or of sequences
-        ``(B, T, *window_shape) -> (B, n_classes, T)``."""
+        """Compute class logits of windows or sequences.
+
+        Windows ``(B, *window_shape)`` give ``(B, n_classes)``; sequences
+        ``(B, T, *window_shape)`` give ``(B, n_classes, T)``.
+        """
         rank = len(self.window_shape)
         if x.ndim not in (rank + 1, rank + 2) or tuple(x.shape[-rank:]) != self.window_shape:
             raise ValueError(

@@ -2,7 +2,7 @@
 
 The grid file
 -------------
-A YAML file (see ``configs/experiments/paper.yaml``) with:
+A YAML file (see the shipped ``seizure/configs/experiments/paper.yaml``) with:
 
 ``base``
     ``config:`` (YAML files, paths relative to the grid file) and ``set:`` (``key=value``

@@ -10,10 +10,12 @@ finding the seizures takes more than an amplitude threshold.
 The model
 ---------
 Background
-    Ten cortical sources with ``1/f**beta`` spectra (``beta`` 1.3-2.1 per patient, built by
+    Ten cortical sources with ``1/f**beta`` spectra (``beta`` 2.4-3.0 per patient, built by
     shaping Gaussian noise in the frequency domain) placed under the scalp and mixed into
     the electrodes with Gaussian weights of their distance on an approximate 10-20 sphere,
-    plus weaker independent ``1/f`` noise per electrode. Amplitude 12-28 uV per source
+    plus weaker independent ``1/f**1.8`` noise per electrode. On the TCP channels the
+    background slope over 2-30 Hz is about -1.9 to -2.3 (scalp EEG: about -2.5 to -1.8;
+    :mod:`seizure.synth.realism` measures it). Amplitude 12-28 uV per source
     mixture (electrode standard deviation about 20-40 uV).
 Alpha
     A posterior rhythm (O1/O2 strongest, then P3/P4, T5/T6, Pz) at 8.5-11.5 Hz per patient
@@ -27,13 +29,19 @@ Artefacts (``artifact_rate``)
     Blinks (FP1/FP2 80-200 uV, smaller on F and eye channels), saccades (F7/F8 and LOC/ROC of
     opposite sign), temporal and frontal muscle bursts (broadband), electrode pops and slow
     drifts on single electrodes, ECG on EKG1 leaking into A1/A2 and the temporal
-    electrodes, 60 Hz mains (``line_noise_uv``, per-channel amplitude and phase).
+    electrodes, 60 Hz mains (``line_noise_uv``: a level per recording, on the electrodes with
+    poor contact only, per-channel amplitude and phase).
 Mimics (``mimic_rate``)
     Rhythmic chewing (1-2 Hz temporal muscle bursts), rhythmic head or body movement
     (1.5-5 Hz, large, broad), high-amplitude alpha bursts, frontal intermittent rhythmic
     delta, photic stimulation with posterior driving at the flash rate.
 Seizures
-    Ictal dynamics come from the Wendling et al. (2002) neural-mass model (Jansen-Rit with
+    Each patient has a seizure pattern (``seizure_mix``): *rhythmic* (described below),
+    *fast* (sustained 12-30 Hz activity that raises beta and gamma power), *spike_wave*
+    (generalised 2.5-4 Hz spike-and-wave from the first second, frontal maximum) or
+    *tonic_clonic* (generalised: fast tonic activity, then clonic spikes slowing from 4 to
+    1.5 Hz, with muscle artefact throughout). Ictal dynamics come from the Wendling et al.
+    (2002) neural-mass model (Jansen-Rit with
     an added fast somatic inhibitory loop), simulated once per process in three regimes
     (low-voltage fast activity, quasi-sinusoidal rhythm, sustained spikes; see
     :mod:`seizure.synth.ictal`) and time-warped so that each seizure's discharge follows its
@@ -49,7 +57,8 @@ Seizures
     standard deviation per patient times ``seizure_snr``.
 Annotations
     ``.csv_bi``: ``TERM`` rows, ``seiz`` events and ``bckg`` in between. ``.csv``: for each of
-    the 22 TCP channels, ``fnsz`` (or ``gnsz`` when the seizure generalises) from the time
+    the 22 TCP channels, ``fnsz`` (or ``gnsz`` when the seizure generalises, as spike-wave
+    and tonic-clonic seizures always do) from the time
     one of its electrodes becomes involved to the end of the seizure, ``bckg`` elsewhere.
 
 Harder or easier
@@ -58,7 +67,8 @@ Lower ``synth.seizure_snr`` (0.5: ictal rhythm near the background level), raise
 ``synth.artifact_rate`` and ``synth.mimic_rate`` (2-3), ``synth.lvfa_probability`` and
 ``synth.sleep_fraction``, shorten ``synth.seizure_seconds``, or lower
 ``synth.ictal_fraction`` for fewer positives. The shipped configs ``synth/easy`` and ``synth/hard``
-are examples; ``synth/tiny`` makes minutes-long recordings for tests and demos.
+are examples; ``synth/tiny`` makes minutes-long recordings for tests and demos;
+``synth/benchmark`` is the calibrated benchmark corpus (``docs/benchmark.md``).
 
 Determinism: the corpus plan comes from ``SeedSequence(seed)`` and each recording from
 ``SeedSequence(seed, spawn_key=(1, index))``; EDF header fields come from the plan, never

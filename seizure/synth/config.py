@@ -55,7 +55,11 @@ class SynthConfig:
     generalize_probability : float
         Probability that a seizure generalises (labelled ``gnsz`` instead of ``fnsz``).
     lvfa_probability : float
-        Probability that a patient's seizures start with low-voltage fast activity.
+        Probability that a patient's rhythmic seizures start with low-voltage fast activity.
+    seizure_mix : (float, float, float, float)
+        Relative weights of the patients' seizure patterns: rhythmic theta/delta evolving in
+        frequency, sustained fast (beta/gamma) activity, generalised spike-and-wave, and
+        generalised tonic-clonic with muscle artefact (see :mod:`seizure.synth.ictal`).
     seizure_snr : float
         Multiplier of the ictal amplitude (1.0: ictal rhythm about 2-6 times the background
         standard deviation at the focus once established).
@@ -68,7 +72,10 @@ class SynthConfig:
     sleep_fraction : float
         Expected fraction of time in drowsiness or sleep (alpha drops out, delta rises).
     line_noise_uv : float
-        Mean amplitude of the mains interference in microvolts (0 disables it).
+        Typical amplitude of the mains interference in microvolts on the electrodes that
+        pick it up (0 disables it); a recording's level varies about it tenfold, and each
+        electrode picks it up with its own probability (poor contact), so many channels are
+        free of it.
     line_freq_hz : float
         Mains frequency in Hz.
     """
@@ -83,11 +90,12 @@ class SynthConfig:
     sfreq_hz: tuple[float, ...] = (250.0, 256.0, 400.0)
     generalize_probability: float = 0.3
     lvfa_probability: float = 0.4
+    seizure_mix: tuple[float, float, float, float] = (0.45, 0.2, 0.15, 0.2)
     seizure_snr: float = 1.0
     artifact_rate: float = 1.0
     mimic_rate: float = 1.0
     sleep_fraction: float = 0.25
-    line_noise_uv: float = 2.0
+    line_noise_uv: float = 1.0
     line_freq_hz: float = 60.0
 
     def __post_init__(self) -> None:
@@ -129,6 +137,12 @@ class SynthConfig:
             )
         _check_fraction("generalize_probability", self.generalize_probability)
         _check_fraction("lvfa_probability", self.lvfa_probability)
+        if len(self.seizure_mix) != 4 or min(self.seizure_mix) < 0 or sum(self.seizure_mix) <= 0:
+            raise ValueError(
+                "Invalid value for 'synth.seizure_mix': expected four weights >= 0 with a "
+                "positive sum (rhythmic, fast, spike_wave, tonic_clonic), got "
+                f"{list(self.seizure_mix)} instead"
+            )
         _check_fraction("sleep_fraction", self.sleep_fraction)
         for name in ("seizure_snr", "artifact_rate", "mimic_rate", "line_noise_uv"):
             if getattr(self, name) < 0:

@@ -68,7 +68,7 @@ class GeneratedRecording:
     seizures : list of dict
         Per seizure: ``start_s``, ``stop_s``, ``label``, ``onset_channels`` (TCP channels
         involved within 1 s of onset), ``freq_hz`` (start and end of the discharge),
-        ``lvfa_s``.
+        ``lvfa_s``, ``pattern`` (see :data:`seizure.synth.ictal.PATTERNS`).
     """
 
     spec: RecordingSpec
@@ -218,7 +218,7 @@ def generate_recording(spec: RecordingSpec, config: SynthConfig) -> GeneratedRec
     m_bg[:, _N_CORTICAL + 5] = weights(_CENTRAL)
     x_bg = m_bg @ np.concatenate([cortical, slow, left[None], right[None], transients[None]])
     del cortical, slow, left, right, transients
-    local = colored_noise(rng, len(ELECTRODES), n, fs, 1.0)
+    local = colored_noise(rng, len(ELECTRODES), n, fs, 1.8)
     x_bg[_EEG_ROWS] += (0.35 * bg) * local
     del local
 
@@ -238,6 +238,7 @@ def generate_recording(spec: RecordingSpec, config: SynthConfig) -> GeneratedRec
         )
         b = min(a + ev.signal.shape[1], n)
         k = b - a
+        label = "gnsz" if (sz.generalizes or ev.generalizes) else "fnsz"
         x_bg[_EEG_ROWS, a:b] *= 1.0 - 0.5 * ev.gain[:, :k]
         x_bg[_EEG_ROWS, a:b] += ev.signal[:, :k]
         # post-ictal: background attenuation and decaying delta slowing
@@ -253,9 +254,14 @@ def generate_recording(spec: RecordingSpec, config: SynthConfig) -> GeneratedRec
             amp_pi = 0.45 * tr["seizure_uv"] * config.seizure_snr
             x_bg[_EEG_ROWS, b : b + post] *= 1.0 - 0.4 * gmax[:, None] * env[None, :]
             x_bg[_EEG_ROWS, b : b + post] += (amp_pi * wts) @ delta * env[None, :]
-        if sz.generalizes and rng.random() < 0.6:  # motor seizure: muscle artefact
+        if ev.pattern == "tonic_clonic":  # muscle through the tonic phase, bursts when clonic
+            t0 = sz.start_s + rng.uniform(0.0, 0.1) * d_s
+            amp_m = rng.uniform(30.0, 90.0) * config.seizure_snr
+            _muscle(rng, x_bg, fs, t0, sz.stop_s - t0, (0, 1, 2), amp_m)
+        elif sz.generalizes and rng.random() < 0.6:  # motor seizure: muscle artefact
             t0 = sz.start_s + rng.uniform(0.3, 0.6) * d_s
-            _muscle(rng, x_bg, fs, t0, sz.stop_s - t0, (0, 1, 2), rng.uniform(20.0, 70.0))
+            amp_m = rng.uniform(20.0, 70.0) * config.seizure_snr
+            _muscle(rng, x_bg, fs, t0, sz.stop_s - t0, (0, 1, 2), amp_m)
         onset = ev.onset_s
         e_index = {e: i for i, e in enumerate(ELECTRODES)}
         onset_channels = []
@@ -266,17 +272,18 @@ def generate_recording(spec: RecordingSpec, config: SynthConfig) -> GeneratedRec
             start = round(sz.start_s + float(t_on), 4)
             if start >= sz.stop_s:
                 continue
-            channel_events.append(Event(start, sz.stop_s, sz.label, f"{a_name}-{b_name}"))
+            channel_events.append(Event(start, sz.stop_s, label, f"{a_name}-{b_name}"))
             if t_on <= 1.0:
                 onset_channels.append(f"{a_name}-{b_name}")
         sz_info.append(
             {
                 "start_s": sz.start_s,
                 "stop_s": sz.stop_s,
-                "label": sz.label,
+                "label": label,
                 "onset_channels": onset_channels,
                 "freq_hz": (float(ev.freq_hz[0]), float(ev.freq_hz[-1])),
                 "lvfa_s": float(ev.lvfa_s),
+                "pattern": ev.pattern,
             }
         )
 
@@ -331,12 +338,13 @@ def generate_recording(spec: RecordingSpec, config: SynthConfig) -> GeneratedRec
     ecg_w = {"EKG1": rng.uniform(400.0, 1500.0), "A1": leak, "A2": -0.8 * leak}
     ecg_w |= {"T3": 0.3 * leak, "T4": -0.3 * leak, "T5": 0.25 * leak, "T6": -0.25 * leak}
     add_source(ecg, ecg_w)
-    # mains interference: per-channel amplitude and phase
+    # mains interference: a level per recording, picked up by the electrodes whose contact
+    # is poor (a share that differs between recordings), with per-channel amplitude and phase
     if config.line_noise_uv > 0:
         tl = 2 * np.pi * config.line_freq_hz * np.arange(n) / fs
-        g = config.line_noise_uv * rng.lognormal(0.0, 0.8, n_ch)
-        if rng.random() < 0.1:
-            g *= 5.0  # a badly grounded recording
+        poor = rng.random(n_ch) < rng.uniform(0.05, 0.5)
+        g = config.line_noise_uv * rng.lognormal(0.0, 1.0) * rng.lognormal(0.0, 0.6, n_ch)
+        g *= np.where(poor, 1.0, 0.03)
         ph = rng.uniform(0, 2 * np.pi, n_ch)
         rows.append(np.cos(tl).astype(np.float32))
         cols.append(g * np.cos(ph))

@@ -214,6 +214,8 @@ class IctalEvent:
         ``inf`` for electrodes never involved.
     freq_hz : ndarray, shape (n,)
         Instantaneous frequency of the main discharge (after the fast onset, if any).
+    pattern : str
+        One of :data:`PATTERNS`.
     lvfa_s : float
         Length of the low-voltage fast onset in seconds (0 when none).
     generalizes : bool
@@ -226,9 +228,111 @@ class IctalEvent:
     freq_hz: np.ndarray
     lvfa_s: float
     generalizes: bool
+    pattern: str = "rhythmic"
 
 
 INVOLVED_GAIN = 0.4
+
+#: Seizure patterns (electrographic types), see :func:`render_seizure`.
+PATTERNS: tuple[str, ...] = ("rhythmic", "fast", "spike_wave", "tonic_clonic")
+#: Patterns that involve both hemispheres (labelled ``gnsz``).
+GENERALIZED_PATTERNS: frozenset[str] = frozenset({"spike_wave", "tonic_clonic"})
+
+
+def _lvfa_onset(rng: np.random.Generator, t: np.ndarray, d: float, patient: dict):
+    """Length of a low-voltage fast onset (s), its weight over time, and its frequency."""
+    lvfa_s = min(rng.uniform(2.0, 6.0), 0.3 * d) if patient["lvfa"] else 0.0
+    lv_w = 1.0 - smoothstep((t - lvfa_s) / 1.0) if lvfa_s > 0 else np.zeros(t.size)
+    return lvfa_s, lv_w, rng.uniform(14.0, 24.0)
+
+
+def _two(rng: np.random.Generator, make) -> np.ndarray:
+    """Two realisations of one rhythm (electrodes mix them, so bipolar pairs see a field)."""
+    return np.stack([make(), make()])
+
+
+def _rhythmic(rng, t, d, patient, jitter, fs):
+    """Rhythmic theta/delta discharge slowing over the seizure (e.g. 8 Hz -> 3 Hz), its
+    morphology moving from sinusoidal to spike-and-wave; optional low-voltage fast onset."""
+    n = t.size
+    f0 = patient["f_start_hz"] * rng.uniform(0.9, 1.1)
+    f1 = min(patient["f_end_hz"] * rng.uniform(0.9, 1.1), 0.9 * f0)
+    freq = (f1 + (f0 - f1) * np.exp(-t / (0.35 * d))) * (1.0 + jitter)
+    lvfa_s, lv_w, f_fast = _lvfa_onset(rng, t, d, patient)
+    sharp = patient["sharpness"]
+    m_start, m_stop = (0.0, 0.3) if sharp > 0.5 else (0.25, 0.8)
+    spike_w = smoothstep((t / d - m_start) / (m_stop - m_start)) * (0.5 + 0.5 * sharp)
+    rest = 1.0 - lv_w
+
+    def composite() -> np.ndarray:
+        w = (rest * (1 - spike_w)).astype(np.float32) * read_warped(rng, "rhythmic", freq, fs)
+        w += (rest * spike_w).astype(np.float32) * read_warped(rng, "spike", freq, fs)
+        if lvfa_s > 0:
+            k = min(n, int((lvfa_s + 1.5) * fs))
+            fast = read_warped(rng, "lvfa", np.full(k, f_fast), fs)
+            w[:k] += lv_w[:k].astype(np.float32) * fast
+        return w
+
+    waves = _two(rng, composite)
+    ramp_s = rng.uniform(2.0, 6.0)
+    onset_level = 0.25 if lvfa_s > 0 else 0.35
+    env = onset_level + (1 - onset_level) * smoothstep((t - lvfa_s) / ramp_s)
+    env *= (f0 / freq) ** 0.3
+    return waves, freq, lvfa_s, env
+
+
+def _fast(rng, t, d, patient, jitter, fs):
+    """Sustained beta/low-gamma activity (20-30 Hz slowing to 12-16 Hz) that raises beta and
+    gamma power, lower in voltage than a rhythmic discharge, turning rhythmic at the end."""
+    f0, f1 = rng.uniform(20.0, 30.0), rng.uniform(12.0, 16.0)
+    fast_f = (f1 + (f0 - f1) * np.exp(-t / (0.5 * d))) * (1.0 + jitter)
+    slow_f = np.full(t.size, patient["f_end_hz"] * 1.5) * (1.0 + jitter)
+    late = 0.6 * smoothstep((t / d - 0.6) / 0.3)
+
+    def composite() -> np.ndarray:
+        w = (1 - late).astype(np.float32) * read_warped(rng, "lvfa", fast_f, fs)
+        w += late.astype(np.float32) * read_warped(rng, "rhythmic", slow_f, fs)
+        return w
+
+    waves = _two(rng, composite)
+    env = (0.3 + 0.3 * smoothstep(t / rng.uniform(2.0, 6.0))) * (1.0 + 1.2 * late)
+    return waves, fast_f, 0.0, env
+
+
+def _spike_wave(rng, t, d, patient, jitter, fs):
+    """Generalised 2.5-4 Hz spike-and-wave from the first second, slowing a little."""
+    f0 = rng.uniform(3.0, 4.0)
+    freq = f0 * (1.0 - 0.2 * t / d) * (1.0 + 0.5 * jitter)
+    waves = _two(rng, lambda: read_warped(rng, "spike", freq, fs))
+    env = 0.5 + 0.5 * smoothstep(t / rng.uniform(0.5, 1.5))
+    return waves, freq, 0.0, env * 1.3
+
+
+def _tonic_clonic(rng, t, d, patient, jitter, fs):
+    """A tonic phase of fast activity (15-25 Hz) growing in voltage, then clonic bursts of
+    spikes slowing from 4 to 1.5 Hz (muscle artefact is added by the recording)."""
+    t_tonic = rng.uniform(0.25, 0.45) * d
+    f_tonic = rng.uniform(15.0, 25.0)
+    clonic_f = 1.5 + 2.5 * np.exp(-np.clip(t - t_tonic, 0.0, None) / (0.4 * d))
+    freq = np.where(t < t_tonic, f_tonic, clonic_f) * (1.0 + jitter)
+    clonic = smoothstep((t - t_tonic) / 2.0)
+
+    def composite() -> np.ndarray:
+        w = (1 - clonic).astype(np.float32) * read_warped(rng, "lvfa", np.full(t.size, f_tonic), fs)
+        w += clonic.astype(np.float32) * read_warped(rng, "spike", clonic_f, fs)
+        return w
+
+    waves = _two(rng, composite)
+    env = (0.35 + 0.45 * smoothstep(t / max(t_tonic, 1.0))) * (1.0 + 0.5 * clonic)
+    return waves, freq, 0.0, env
+
+
+_PATTERN_RENDERERS = {
+    "rhythmic": _rhythmic,
+    "fast": _fast,
+    "spike_wave": _spike_wave,
+    "tonic_clonic": _tonic_clonic,
+}
 
 
 def render_seizure(
@@ -253,9 +357,9 @@ def render_seizure(
         Patient traits: ``focus_xyz`` (3,), ``f_start_hz``, ``f_end_hz``, ``lvfa`` (bool),
         ``sharpness`` in [0, 1] (how early spikes replace the sinusoidal rhythm),
         ``polarity`` (+1/-1), ``sigma0``, ``sigma1`` (spatial spread, chord units),
-        ``spread_s``.
+        ``spread_s``, and ``pattern`` (one of :data:`PATTERNS`; ``rhythmic`` when absent).
     generalizes : bool
-        Spread to all electrodes part-way through.
+        Spread to all electrodes part-way through (always, for the generalised patterns).
     electrode_xyz : ndarray, shape (n_electrodes, 3)
     amplitude_uv : float
         Peak ictal amplitude scale (standard deviation at the focus) in microvolts.
@@ -267,42 +371,18 @@ def render_seizure(
     n = max(int(round(duration_s * fs)), 2)
     t = np.arange(n) / fs
     d = duration_s
-    # -- frequency trajectory: fast start slowing to the end (e.g. 8 Hz -> 3 Hz)
-    f0 = patient["f_start_hz"] * rng.uniform(0.9, 1.1)
-    f1 = min(patient["f_end_hz"] * rng.uniform(0.9, 1.1), 0.9 * f0)
+    pattern = patient.get("pattern", "rhythmic")
+    if pattern not in PATTERNS:
+        raise ValueError(f"unknown seizure pattern {pattern!r}; expected one of {PATTERNS}")
     coarse_t = np.arange(0.0, d + 1.0, 0.5)
     jitter = np.interp(t, coarse_t, rng.normal(0.0, 0.06, coarse_t.size))
-    freq = (f1 + (f0 - f1) * np.exp(-t / (0.35 * d))) * (1.0 + jitter)
-    lvfa_s = min(rng.uniform(2.0, 6.0), 0.3 * d) if patient["lvfa"] else 0.0
-    # -- regime weights
-    sharp = patient["sharpness"]
-    m_start, m_stop = (0.0, 0.3) if sharp > 0.5 else (0.25, 0.8)
-    spike_w = smoothstep((t / d - m_start) / (m_stop - m_start)) * (0.5 + 0.5 * sharp)
-    lv_w = 1.0 - smoothstep((t - lvfa_s) / 1.0) if lvfa_s > 0 else np.zeros(n)
-    rest = 1.0 - lv_w
-    f_fast = rng.uniform(14.0, 24.0)
-
-    def composite() -> np.ndarray:
-        w = (rest * (1 - spike_w)).astype(np.float32) * read_warped(rng, "rhythmic", freq, fs)
-        w += (rest * spike_w).astype(np.float32) * read_warped(rng, "spike", freq, fs)
-        if lvfa_s > 0:
-            k = min(n, int((lvfa_s + 1.5) * fs))
-            fast = read_warped(rng, "lvfa", np.full(k, f_fast), fs)
-            w[:k] += lv_w[:k].astype(np.float32) * fast
-        return w
-
-    # two realisations with the same rhythm: electrodes mix them in proportions that change
-    # with distance from the focus, so the field is not uniform and bipolar pairs see it
-    waves = np.stack([composite(), composite()])
-    # -- amplitude envelope: low-voltage or ramping onset, growth as it slows, abrupt end
-    ramp_s = rng.uniform(2.0, 6.0)
-    onset_level = 0.25 if lvfa_s > 0 else 0.35
-    env = onset_level + (1 - onset_level) * smoothstep((t - lvfa_s) / ramp_s)
-    env *= (f0 / freq) ** 0.3
-    env *= 1.0 + np.interp(t, coarse_t, rng.normal(0.0, 0.12, coarse_t.size))
+    waves, freq, lvfa_s, env = _PATTERN_RENDERERS[pattern](rng, t, d, patient, jitter, fs)
+    env = env * (1.0 + np.interp(t, coarse_t, rng.normal(0.0, 0.12, coarse_t.size)))
     end_s = min(rng.uniform(1.0, 4.0), 0.2 * d)
     env *= 1.0 - smoothstep((t - (d - end_s)) / end_s)
     waves *= (patient["polarity"] * amplitude_uv * env).astype(np.float32)
+    if pattern in GENERALIZED_PATTERNS:
+        generalizes = True
     # -- spatial spread on a coarse grid
     dist = np.linalg.norm(electrode_xyz - np.asarray(patient["focus_xyz"])[None, :], axis=1)
     grid = np.arange(0.0, d + 0.1, 0.1)
@@ -313,9 +393,16 @@ def render_seizure(
     rel = dist**2 - (dist**2).min()
     gain = np.exp(-rel[:, None] / (2 * sigma[None, :] ** 2))
     if generalizes:
-        t_gen = rng.uniform(0.2, 0.5) * d
-        level = smoothstep((grid - t_gen) / rng.uniform(2.0, 8.0)) * rng.uniform(0.7, 0.95)
+        if pattern == "spike_wave":  # generalised from the start, frontal maximum
+            t_gen, rise = 0.0, rng.uniform(0.3, 1.0)
+        elif pattern == "tonic_clonic":
+            t_gen, rise = rng.uniform(0.0, 0.1) * d, rng.uniform(1.0, 3.0)
+        else:
+            t_gen, rise = rng.uniform(0.2, 0.5) * d, rng.uniform(2.0, 8.0)
+        level = smoothstep((grid - t_gen) / rise) * rng.uniform(0.7, 0.95)
         hetero = rng.uniform(0.6, 1.0, dist.size)
+        if pattern == "spike_wave":
+            hetero *= np.clip(0.75 + 0.35 * electrode_xyz[:, 1], 0.4, 1.0)
         gain = np.maximum(gain, level[None, :] * hetero[:, None])
     gain *= rng.uniform(0.85, 1.15, dist.size)[:, None]
     gain = np.clip(gain, 0.0, 1.0)
@@ -338,4 +425,5 @@ def render_seizure(
         freq_hz=freq,
         lvfa_s=lvfa_s,
         generalizes=generalizes,
+        pattern=pattern,
     )

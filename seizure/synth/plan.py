@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from seizure.synth.config import SynthConfig
+from seizure.synth.ictal import GENERALIZED_PATTERNS, PATTERNS
 from seizure.synth.layout import ELECTRODES, FOCUS_WEIGHTS, positions
 
 SPLITS: tuple[str, ...] = ("train", "dev", "eval")
@@ -98,9 +99,10 @@ def patient_traits(rng: np.random.Generator, config: SynthConfig) -> dict:
     xyz = positions((focus,))[0] + rng.normal(0.0, 0.08, 3)
     xyz /= np.linalg.norm(xyz)
     lo, hi = config.seizure_seconds
+    mix = np.asarray(config.seizure_mix, dtype=np.float64)
     return {
         "background_uv": float(rng.uniform(12.0, 28.0)),
-        "slope": float(rng.uniform(1.3, 2.1)),
+        "slope": float(rng.uniform(2.4, 3.0)),
         "alpha_hz": float(rng.uniform(8.5, 11.5)),
         "alpha_uv": float(rng.uniform(12.0, 35.0)),
         "ecg_leak_uv": float(rng.uniform(0.0, 12.0)),
@@ -119,6 +121,7 @@ def patient_traits(rng: np.random.Generator, config: SynthConfig) -> dict:
         "sigma1": float(rng.uniform(0.45, 0.75)),
         "spread_s": float(rng.uniform(3.0, 20.0)),
         "typical_seizure_s": float(math.exp(rng.uniform(math.log(lo), math.log(hi)))),
+        "pattern": PATTERNS[int(rng.choice(len(PATTERNS), p=mix / mix.sum()))],
     }
 
 
@@ -316,8 +319,9 @@ def plan_corpus(config: SynthConfig, seed: int) -> list[RecordingSpec]:
         srng = np.random.default_rng(np.random.SeedSequence(seed, spawn_key=(4, index)))
         durs = list(sz_durs.get(r, []))
         placed = _place(srng, durs, float(durations[r])) if durs else []
+        generalized = traits[p]["pattern"] in GENERALIZED_PATTERNS
         seizures = tuple(
-            SeizureSpec(a, b, bool(srng.random() < config.generalize_probability))
+            SeizureSpec(a, b, bool(srng.random() < config.generalize_probability) or generalized)
             for a, b in placed
         )
         specs.append(

@@ -31,7 +31,7 @@ from seizure.training.errors import NonFiniteLossError
 
 TRAIN = [
     "--config",
-    Path(__file__).resolve().parents[2] / "configs" / "train" / "tiny_cpu.yaml",
+    Path(__file__).resolve().parents[2] / "seizure" / "configs" / "train" / "tiny_cpu.yaml",
     *FAST,
     "--set",
     "train.sequence_windows=4",
