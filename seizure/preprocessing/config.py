@@ -17,6 +17,11 @@ def _is_multiple(value: float, step: float) -> bool:
     return math.isclose(ratio, round(ratio), rel_tol=0, abs_tol=1e-6) and round(ratio) >= 1
 
 
+#: Longest window or stride accepted, in seconds (a bound that keeps a mistyped value from
+#: allocating terabytes; TUSZ systems use windows of 1-10 s).
+MAX_WINDOW_SECONDS = 600.0
+
+
 @dataclass(frozen=True)
 class PreprocessConfig:
     """How recordings become cached windows.
@@ -83,6 +88,11 @@ class PreprocessConfig:
             raise ValueError(f"sample_rate_hz must be positive, got {fs}")
         for name in ("window_seconds", "stride_seconds"):
             value = getattr(self, name)
+            if value > MAX_WINDOW_SECONDS:
+                raise ValueError(
+                    f"{name} must be at most {MAX_WINDOW_SECONDS:g} s (a window is the "
+                    f"detector's unit of time, seconds long), got {value} s"
+                )
             if value <= 0 or not _is_multiple(value * fs, 1.0):
                 raise ValueError(
                     f"{name} must be a positive whole number of samples at {fs:g} Hz, "

@@ -32,6 +32,7 @@ from __future__ import annotations
 
 import hashlib
 import io
+import math
 import random
 from collections.abc import Callable, Mapping
 from pathlib import Path
@@ -297,7 +298,7 @@ def load_model_from_checkpoint(
     except ConfigError as err:
         raise CheckpointError(path, f"stored config is not valid here: {err}") from err
     check_finite_weights(state["model"], path)
-    window_shape = tuple(int(v) for v in state["window_shape"])
+    window_shape = stored_window_shape(state, path)
     if model_factory is None:
         from seizure.models.registry import build_model as model_factory
     model = model_factory(config.model, window_shape)
@@ -305,6 +306,46 @@ def load_model_from_checkpoint(
     model.to(device)
     model.eval()
     return model, config, window_shape
+
+
+#: Most values one window may hold (16M: 64 MiB in float32, thousands of times a real
+#: window's 22 x 256), so a damaged shape such as ``[22, 1e9]`` cannot allocate terabytes.
+MAX_WINDOW_VALUES = 1 << 24
+
+
+def stored_window_shape(state: Mapping[str, Any], path: str | Path | None) -> tuple[int, ...]:
+    """Return the checkpoint's window shape after checking that it is sane.
+
+    Parameters
+    ----------
+    state : mapping
+        A checkpoint as :func:`load_checkpoint` returns it.
+    path : path or None
+        The checkpoint, for the message.
+
+    Returns
+    -------
+    tuple of int
+
+    Raises
+    ------
+    CheckpointError
+        When the stored shape is not a list of positive integers holding at most
+        :data:`MAX_WINDOW_VALUES` values (a damaged or hand-made file).
+    """
+    raw = state.get("window_shape")
+    try:
+        shape = tuple(int(v) for v in raw)
+        sane = bool(shape) and all(n > 0 for n in shape) and math.prod(shape) <= MAX_WINDOW_VALUES
+    except (TypeError, ValueError, OverflowError):
+        sane = False
+    if not sane:
+        raise CheckpointError(
+            path,
+            f"stored window_shape {raw!r} is not a shape of at most {MAX_WINDOW_VALUES:,} "
+            "positive values; the checkpoint is damaged or was not written by seizure train",
+        )
+    return shape
 
 
 def check_finite_weights(weights: Mapping[str, Any], path: str | Path | None) -> None:
