@@ -25,6 +25,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "evaluate": ("seizure.cli.evaluate", "Run a checkpoint over a split and score it."),
     "detect": ("seizure.cli.detect", "Detect seizures in new EDF recordings."),
     "score": ("seizure.cli.score", "Score hypothesis annotations against references."),
+    "plot": ("seizure.cli.plot", "Draw a stretch of a recording with its seizures (PNG/SVG)."),
     "timescale": ("seizure.cli.timescale", "Report a model's memory timescales."),
     "experiment": ("seizure.cli.experiment", "Run a grid of training runs (the paper's tables)."),
 }

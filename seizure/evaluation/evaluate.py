@@ -630,6 +630,9 @@ def _evaluate_into(
             n_windows=n_windows,
             inference_seconds=inference_seconds,
             curve_image="curve.png",
+            curve=curve,
+            cache=cache,
+            probs=probs,
         ),
     )
     write_marker(out, EVALUATION_FOLDER, _jsonable(summary), complete=True)  # the last file

@@ -89,6 +89,7 @@ EVALUATION_FOLDER = FolderKind(
         "ref",
         "curve.csv",
         "curve.png",
+        "snippets",
         "scores.json",
         "report.md",
         "config.yaml",
