@@ -6,6 +6,7 @@ from __future__ import annotations
 import math
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from seizure.scoring.score import ScoreParams, patient_of, score_events, score_recordings
@@ -117,10 +118,18 @@ def test_agrees_with_timescoring_on_szcore_examples(shared_data: Path, method: s
 
     ours = score_events(ref_ev, hyp_ev, duration, method)
 
-    # timescoring directly, as szcore-evaluation feeds it: 1 Hz masks
+    # timescoring directly, as szcore-evaluation feeds it: 1 Hz masks with times truncated
+    # to samples (epilepsy2bids' Annotations.getMask)
     n = int(duration)
-    ref_a = TsAnnotation(TsAnnotation(ref_ev, 1, n).mask, 1)
-    hyp_a = TsAnnotation(TsAnnotation(hyp_ev, 1, n).mask, 1)
+
+    def mask(events: list[tuple[float, float]]) -> np.ndarray:
+        out = np.zeros(n, dtype=bool)
+        for start, stop in events:
+            out[int(start) : int(stop)] = True
+        return out
+
+    ref_a = TsAnnotation(mask(ref_ev), 1)
+    hyp_a = TsAnnotation(mask(hyp_ev), 1)
     theirs = (
         scoring.EventScoring(ref_a, hyp_a)
         if method == "szcore_event"
@@ -131,9 +140,9 @@ def test_agrees_with_timescoring_on_szcore_examples(shared_data: Path, method: s
     assert m["sensitivity"] == pytest.approx(theirs.sensitivity)
     assert m["precision"] == pytest.approx(theirs.precision)
     assert m["fp_per_24h"] == pytest.approx(theirs.fpRate)
-    # by hand, at 1 Hz. Reference samples [37, 237) [305, 426) [1023, 1048) = 346; merged
-    # (gap 68 s < 90) and split (> 300 s): events 37-337, 337-426, 1023-1048, extended to
-    # 7-397, 307-486, 993-1108. The 22 hypothesis events merge and split into 7-87, 337-339,
+    # by hand, at 1 Hz. Reference samples [36, 237) [304, 425) [1023, 1047) = 346; merged
+    # (gap 67 s < 90) and split (> 300 s): events 36-336, 336-425, 1023-1047, extended to
+    # 6-396, 306-485, 993-1107. The 22 hypothesis events merge and split into 7-87, 337-339,
     # 584-585, 1016-1018, 1176-1476, 1476-1487, 1662-1676, 1998-2045: all three references
     # are detected (7-87, 337-339, 1016-1018) and five events touch no window.
     # Samples: 71 hypothesis samples, of which 85-87 and 337-339 (4) are ictal.

@@ -7,7 +7,8 @@ filter, window, store in the cache's dtype), then through the model
 ``evaluate`` section (threshold, smoothing, gap merging, minimum duration; ``--set
 evaluate.threshold=...`` changes them). For each recording it writes ``<name>.csv_bi`` and
 SzCORE ``<name>.tsv`` into the output folder (recordings found in a folder keep their path
-below that folder) and reports one line: seizure count and total duration.
+below that folder; a BIDS recording's tsv is its ``_events.tsv`` in the BIDS tree, see
+:mod:`seizure.evaluation.naming`) and reports one line: seizure count and total duration.
 
 A recording that cannot be used (missing, unreadable, missing channels, shorter than a
 window) is reported with its reason and the others are still processed. The warnings of a
@@ -39,6 +40,7 @@ from seizure.evaluation.evaluate import (
     make_predictor,
     resolve_evaluation_config,
 )
+from seizure.evaluation.naming import hypothesis_names
 from seizure.evaluation.outputs import DETECTION_FOLDER, claim_output_folder, write_marker
 from seizure.io.annotations import write_csv_bi, write_tsv
 from seizure.io.events import Event
@@ -316,7 +318,7 @@ def _detect_one(
     pre, ev = config.preprocess, config.evaluate
     path, name = res.path, res.name
     try:
-        windows, duration, warnings, start_time = _windows_of(path, pre)
+        windows, duration, warnings, _ = _windows_of(path, pre)
         if tuple(windows.shape[1:]) != tuple(window_shape):
             raise ValueError(
                 f"windows of shape {tuple(windows.shape[1:])}, the model expects "
@@ -340,9 +342,9 @@ def _detect_one(
         duration_s=duration,
         **postprocess_config_kwargs(ev),
     )
-    csv_path, tsv_path = out / f"{name}.csv_bi", out / f"{name}.tsv"
+    csv_path, tsv_path = (out / n for n in hypothesis_names(name))
     write_csv_bi(csv_path, res.events, duration, bname=Path(name).name)
-    write_tsv(tsv_path, res.events, duration, date_time=start_time)
+    write_tsv(tsv_path, res.events, duration)  # no dateTime, as evaluate writes them
     res.outputs = [csv_path, tsv_path]
     if save_probs:
         probs_path = out / f"{name}.probs.npy"

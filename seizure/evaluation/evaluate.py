@@ -17,7 +17,8 @@ What it does, in order:
    ``curve.png`` and finds the operating points at ``evaluate.fa_budgets_per_24h``.
 5. At the chosen threshold (``evaluate.threshold``, or the OVLP operating point at
    ``evaluate.select_fa_per_24h``) writes one hypothesis per recording,
-   ``OUT/hyp/<id>.csv_bi`` and SzCORE ``OUT/hyp/<id>.tsv``, the references beside them in
+   ``OUT/hyp/<id>.csv_bi`` and SzCORE ``OUT/hyp/<id>.tsv`` (a BIDS recording's in the BIDS
+   tree, :mod:`seizure.evaluation.naming`), the references beside them in
    ``OUT/ref/`` (so ``seizure score OUT/ref OUT/hyp`` reproduces the figures), scores every
    method into ``scores.json`` (the ``seizure score --json`` schema) and writes ``report.md``
    and the resolved ``config.yaml``; ``evaluation.json`` last.
@@ -59,6 +60,7 @@ from seizure.evaluation.hypotheses import (
     PostprocessParams,
     events_from_arrays,
 )
+from seizure.evaluation.naming import hypothesis_names
 from seizure.evaluation.outputs import EVALUATION_FOLDER, claim_output_folder, write_marker
 from seizure.evaluation.report import ReportInputs, plot_curve, write_report
 from seizure.io.annotations import write_csv_bi, write_tsv
@@ -300,7 +302,7 @@ def write_hypotheses(
 
     def write_one(rid: str) -> list[Path]:
         name = _file_stem(rid)
-        csv_path, tsv_path = folder / f"{name}.csv_bi", folder / f"{name}.tsv"
+        csv_path, tsv_path = (folder / n for n in hypothesis_names(name))
         write_csv_bi(csv_path, events[rid], durations[rid], bname=rid)
         write_tsv(tsv_path, events[rid], durations[rid])
         return [csv_path, tsv_path]

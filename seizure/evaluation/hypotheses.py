@@ -32,6 +32,7 @@ from pathlib import Path
 
 import numpy as np
 
+from seizure.evaluation.naming import hypothesis_names
 from seizure.io.events import SEIZURE, TERM, Event
 from seizure.scoring.postprocess import _run_max, cell_edges, smooth_probabilities
 from seizure.utils.fsio import atomic_write_bytes
@@ -201,7 +202,7 @@ class HypothesisWriter:
         """Write the files of one recording; returns its events (:func:`event_arrays`)."""
         arrays = event_arrays(probs, self.params, duration_s)
         folder = Path(self.folder)
-        csv_path, tsv_path = folder / f"{stem}.csv_bi", folder / f"{stem}.tsv"
+        csv_path, tsv_path = (folder / n for n in hypothesis_names(stem))
         if not _writable(arrays, duration_s):
             from seizure.io.annotations import write_csv_bi, write_tsv
 

@@ -14,6 +14,9 @@ Layouts recognised (each EDF/BDF file is classified on its own, so a folder may 
   :func:`seizure.io.annotations.read_annotation` reads (``_events.tsv`` included), or, in a
   folder holding exactly one EDF and exactly one annotation file, that file whatever its name
   (e.g. ``malow_michigan_19ch_100Hz_500s.edf`` with ``malow_michigan_events.csv``).
+- EDF+ annotations: a flat or BIDS EDF+/BDF+ file without an annotation file beside it that
+  holds annotations of its own (written by EDFbrowser or MNE) is annotated by them
+  (:func:`seizure.io.annotations.read_edf_annotations`; ``annotation_path`` is the EDF itself).
 
 Missing annotations are never read as "no seizure": :func:`discover` records
 ``annotation_path=None`` and :func:`load_annotation` raises :class:`InputFileError` for that
@@ -42,6 +45,7 @@ from pathlib import Path
 
 from seizure.io.annotations import (
     ANNOTATION_SUFFIXES,
+    has_edf_annotations,
     read_annotation,
     read_chbmit_summary,
     read_siena_seizure_list,
@@ -169,6 +173,11 @@ def _only_pair(folder: Path) -> Path | None:
     return notes[0] if len(edfs) == 1 and len(notes) == 1 else None
 
 
+def _own_annotations(edf: Path) -> Path | None:
+    """``edf`` itself when it is an EDF+/BDF+ holding annotations, else None."""
+    return edf if has_edf_annotations(edf) else None
+
+
 def _split_from_path(rel_parts: tuple[str, ...]) -> str | None:
     for part in rel_parts:
         if part.lower() in SPLITS:
@@ -194,7 +203,7 @@ def _classify(edf: Path, root: Path) -> dict:
             recording_id=stem[: -len("_eeg")],
             patient=sub,
             session=ses,
-            annotation=events if events.is_file() else None,
+            annotation=events if events.is_file() else _own_annotations(edf),
             path_split=path_split,
         )
     if _CHB_DIR.match(parent.name):
@@ -249,6 +258,8 @@ def _classify(edf: Path, root: Path) -> dict:
                 break
     if annotation is None:
         annotation = _only_pair(parent)
+    if annotation is None:
+        annotation = _own_annotations(edf)
     return dict(
         corpus="flat",
         recording_id=stem,
@@ -368,11 +379,19 @@ def _listing(kind: str, path: Path, mtime_ns: int) -> dict[str, Annotation]:
     return read_chbmit_summary(path) if kind == "chbmit" else read_siena_seizure_list(path)
 
 
-def load_annotation(entry: CorpusEntry) -> Annotation:
+def load_annotation(entry: CorpusEntry, label_map: Mapping[str, str] | None = None) -> Annotation:
     """The annotation of one discovered recording.
 
-    TUSZ, BIDS and flat entries read their own file; CHB-MIT and Siena entries look their
-    file stem up in the shared listing (read once and cached).
+    TUSZ, BIDS and flat entries read their own file (an EDF+ its own annotations); CHB-MIT
+    and Siena entries look their file stem up in the shared listing (read once and cached).
+
+    Parameters
+    ----------
+    entry : CorpusEntry
+    label_map : mapping of str to str, optional
+        Raw label -> label for the file's reader (e.g. ``{"eyes closed": "bckg"}`` for an
+        mne-bids ``trial_type``, ``{"Crise": "seiz"}`` for EDF+ annotation texts); see
+        :func:`seizure.io.annotations.read_annotation`.
 
     Returns
     -------
@@ -393,7 +412,8 @@ def load_annotation(entry: CorpusEntry) -> Annotation:
             "bids": f"{entry.recording_id}_events.tsv",
         }.get(
             entry.corpus,
-            f"{entry.edf_path.stem} with suffix {', '.join(ANNOTATION_SUFFIXES)} or _events.tsv",
+            f"{entry.edf_path.stem} with suffix {', '.join(ANNOTATION_SUFFIXES)} or _events.tsv,"
+            " or EDF+ annotations inside the file",
         )
         raise InputFileError(
             entry.edf_path, f"no annotation file beside the recording (expected {expected})"
@@ -418,4 +438,4 @@ def load_annotation(entry: CorpusEntry) -> Annotation:
             source=ann.source,
             warnings=list(ann.warnings),
         )
-    return read_annotation(path)
+    return read_annotation(path, label_map)

@@ -4,8 +4,10 @@ A *list file* holds one annotation path per line (NEDC's ``ref.list`` / ``hyp.li
 lines and lines starting with ``#`` are skipped, ``$VARS`` / ``${VARS}`` and ``~`` are
 expanded, and relative paths are resolved from the list file's folder. A *folder* is searched
 recursively for annotation files (``.csv_bi``, ``.csv``, ``.tse_bi``, ``.tse``, ``.lbl_bi``,
-``.lbl``, ``*_events.tsv``); when several files describe one recording the first suffix in
-that order wins.
+``.lbl``, ``*_events.tsv``; a BIDS tree's other tables are skipped); when several files
+describe one recording the first suffix in that order wins. A BIDS reference tree
+(``sub-*/ses-*/eeg/*_events.tsv``) pairs with the hypothesis tree ``seizure evaluate`` and
+``seizure detect`` write for it.
 
 Pairing: two list files pair line by line, as NEDC does (a differing recording name is
 reported); in every other combination files pair by recording name (the file name without
@@ -30,6 +32,15 @@ from seizure.utils.errors import InputFileError
 #: Annotation suffixes in order of preference (mirrors ``seizure.io.annotations``).
 SUFFIXES: tuple[str, ...] = (".csv_bi", ".csv", ".tse_bi", ".tse", ".lbl_bi", ".lbl")
 TSV_SUFFIX = "_events.tsv"
+#: Suffix of a BIDS recording (``sub-01_..._run-00_eeg.edf``), dropped from recording names.
+BIDS_EEG_SUFFIX = "_eeg"
+#: BIDS tables that sit beside the events files and are not annotations.
+BIDS_OTHER_TABLES: tuple[str, ...] = (
+    "_channels.tsv",
+    "_electrodes.tsv",
+    "_scans.tsv",
+    "_sessions.tsv",
+)
 
 
 @dataclass(frozen=True)
@@ -62,7 +73,10 @@ class Pairing:
 def recording_name(path: str | Path) -> str:
     """File name without its annotation suffix: ``a_s001_t000.csv_bi`` -> ``a_s001_t000``.
 
-    BIDS/SzCORE ``sub-01_ses-01_task-szMonitoring_run-00_events.tsv`` loses ``_events.tsv``.
+    BIDS/SzCORE ``sub-01_ses-01_task-szMonitoring_run-00_events.tsv`` loses ``_events.tsv``;
+    a BIDS name (starting with ``sub-``) also loses a trailing ``_eeg``, so that the
+    hypotheses ``..._run-00_eeg.csv_bi`` and ``..._run-00_eeg.tsv`` written for
+    ``..._run-00_eeg.edf`` pair with the reference ``..._run-00_events.tsv``.
     """
     name = Path(path).name
     low = name.lower()
@@ -70,8 +84,13 @@ def recording_name(path: str | Path) -> str:
         return name[: -len(TSV_SUFFIX)]
     for suffix in (*SUFFIXES, ".tsv"):
         if low.endswith(suffix):
-            return name[: -len(suffix)]
-    return Path(name).stem
+            base = name[: -len(suffix)]
+            break
+    else:
+        base = Path(name).stem
+    if low.startswith("sub-") and base.lower().endswith(BIDS_EEG_SUFFIX):
+        return base[: -len(BIDS_EEG_SUFFIX)]
+    return base
 
 
 def _rank(path: Path) -> int:
@@ -83,7 +102,14 @@ def _rank(path: Path) -> int:
 
 
 def is_annotation_file(path: Path) -> bool:
-    """True when ``path``'s name ends with an annotation suffix (or ``.tsv``)."""
+    """True when ``path``'s name ends with an annotation suffix (or ``.tsv``).
+
+    The other tables of a BIDS tree (``participants.tsv``, ``*_channels.tsv``,
+    ``*_electrodes.tsv``, ``*_scans.tsv``, ``*_sessions.tsv``) are not annotations.
+    """
+    low = path.name.lower()
+    if low == "participants.tsv" or low.endswith(BIDS_OTHER_TABLES):
+        return False
     return _rank(path) <= len(SUFFIXES)
 
 

@@ -10,7 +10,21 @@ are summed per patient; the figures are then reported both pooled over all recor
 averaged over patients (SzCORE's headline: NaN-ignoring mean and population std).
 
 The masks are built here from sorted, merged events (``timescoring`` does not sort events and
-silently miscounts unsorted input), with ``timescoring``'s own rounding of times to samples.
+silently miscounts unsorted input) the way ``szcore-evaluation`` builds them (epilepsy2bids'
+``Annotations.getMask``): the mask spans ``int(duration_s * fs)`` samples and an event
+``[start, stop)`` sets samples ``int(start * fs)`` to ``int(stop * fs) - 1``, times truncated
+towards zero, not rounded (``timescoring``'s own ``Annotation(events, fs, n)`` rounds, which
+scores differently). The pooled duration is ``int(duration_s * fs) / fs`` per recording, as
+``szcore-evaluation`` sums it.
+
+Implementation differences
+--------------------------
+- epilepsy2bids computes an event's stop as ``onset + duration`` in floating point; our
+  readers round that sum to 1e-9 s, so a stop within 1e-9 s below a sample boundary
+  (e.g. ``2.9999999999999996``) lands one sample later here.
+- ``szcore-evaluation`` reads the mask length of each file from its own first row and treats
+  a hypothesis of another length as no detections; here both masks span the reference
+  duration and the hypothesis is clipped to it.
 """
 
 from __future__ import annotations
@@ -93,12 +107,35 @@ class SzcoreCounts:
         }
 
 
+def szcore_mask(intervals: Sequence[tuple[float, float]], n: int, fs: int) -> np.ndarray:
+    """Binary mask of ``intervals`` with times truncated to samples, as epilepsy2bids does.
+
+    Parameters
+    ----------
+    intervals : sequence of (float, float)
+        Non-negative ``(start, stop)`` times in seconds.
+    n : int
+        Mask length in samples.
+    fs : int
+        Mask rate in Hz.
+
+    Returns
+    -------
+    numpy.ndarray of bool, shape (n,)
+        True on samples ``int(start * fs)`` to ``int(stop * fs) - 1`` of every interval.
+    """
+    mask = np.zeros(n, dtype=bool)
+    for start, stop in intervals:
+        mask[int(start * fs) : int(stop * fs)] = True
+    return mask
+
+
 def _mask_annotation(intervals: Sequence[tuple[float, float]], n: int, fs: int) -> Any:
-    """A ``timescoring`` annotation built from the mask of ``intervals`` (events from the mask)."""
+    """A ``timescoring`` annotation built from :func:`szcore_mask` (events from the mask)."""
+    # timescoring is imported lazily: `seizure score --method ovlp` does not need it
     from timescoring.annotations import Annotation
 
-    mask = Annotation(list(intervals), fs, n).mask
-    return Annotation(mask, fs)
+    return Annotation(szcore_mask(intervals, n, fs), fs)
 
 
 def szcore_counts(
@@ -116,7 +153,7 @@ def szcore_counts(
         Sorted, disjoint seizure intervals in seconds (see
         :func:`seizure.scoring.nedc.as_intervals`).
     duration_s : float
-        Recording duration in seconds; both masks span ``round(duration_s * fs)`` samples.
+        Recording duration in seconds; both masks span ``int(duration_s * fs)`` samples.
     method : str
         ``szcore_event`` or ``szcore_sample``.
     fs : int
@@ -128,7 +165,7 @@ def szcore_counts(
     """
     from timescoring import scoring
 
-    n = int(round(duration_s * fs))
+    n = int(duration_s * fs)
     if n <= 0:
         return SzcoreCounts(method, files=1)
     ref_a = _mask_annotation(ref, n, fs)

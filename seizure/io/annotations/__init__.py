@@ -1,5 +1,6 @@
 """Annotation files: TUSZ ``.csv``/``.csv_bi``/``.tse``/``.tse_bi``/``.lbl``/``.lbl_bi``,
-SzCORE/BIDS ``*_events.tsv``, CHB-MIT summaries and Siena seizure lists.
+SzCORE/BIDS ``*_events.tsv`` (mne-bids' ``trial_type`` too), CHB-MIT summaries, Siena seizure
+lists, and the annotations stored inside EDF+/BDF+ files (:mod:`.edfplus`).
 
 Every reader returns :class:`seizure.io.events.Annotation` objects whose ``events`` keep each
 row of the source in order with its label normalised: the seizure types (``fnsz``, ``gnsz``,
@@ -21,6 +22,7 @@ from seizure.utils.errors import InputFileError
 from ._common import DEFAULT_LABELS, KEEP_SEIZURE_TYPES, SEIZURE_TYPES
 from .bids import read_tsv, write_tsv
 from .chbmit import read_chbmit_summary
+from .edfplus import has_edf_annotations, read_edf_annotations
 from .siena import read_siena_seizure_list
 from .tusz import read_csv, read_lbl, read_tse, write_csv, write_csv_bi
 
@@ -33,9 +35,11 @@ __all__ = [
     "DEFAULT_LABELS",
     "KEEP_SEIZURE_TYPES",
     "SEIZURE_TYPES",
+    "has_edf_annotations",
     "read_annotation",
     "read_chbmit_summary",
     "read_csv",
+    "read_edf_annotations",
     "read_lbl",
     "read_siena_seizure_list",
     "read_tse",
@@ -53,7 +57,8 @@ def read_annotation(path: str | Path, label_map: Mapping[str, str] | None = None
     ----------
     path : str or Path
         A ``.csv``, ``.csv_bi``, ``.tse``, ``.tse_bi``, ``.lbl``, ``.lbl_bi`` or ``.tsv``
-        (SzCORE/BIDS events) file.
+        (SzCORE/BIDS events) file, or an EDF+/BDF+ ``.edf``/``.bdf`` file (its own
+        annotations, :func:`read_edf_annotations`).
     label_map : mapping of str to str, optional
         Raw label (case-insensitive) -> label, consulted before the defaults; e.g.
         :data:`KEEP_SEIZURE_TYPES` keeps ``fnsz`` as ``fnsz``.
@@ -80,8 +85,10 @@ def read_annotation(path: str | Path, label_map: Mapping[str, str] | None = None
         return read_lbl(path, label_map)
     if suffix == ".tsv":
         return read_tsv(path, label_map)
+    if suffix in (".edf", ".bdf"):
+        return read_edf_annotations(path, label_map)
     raise InputFileError(
         path,
         f"unsupported annotation suffix {path.suffix!r}: expected one of "
-        f"{', '.join((*ANNOTATION_SUFFIXES, '.tsv'))}",
+        f"{', '.join((*ANNOTATION_SUFFIXES, '.tsv'))} (or an EDF+ .edf/.bdf)",
     )

@@ -3,6 +3,13 @@
 Columns: ``onset`` and ``duration`` (seconds), ``eventType`` (``bckg``, ``sz`` or an ILAE
 ``sz_...`` type), ``confidence`` (``n/a`` or [0, 1]), ``channels``, ``dateTime`` (recording
 start) and ``recordingDuration`` (seconds). A recording without seizures has one ``bckg`` row.
+
+BIDS events files written by mne-bids (``onset``, ``duration``, ``trial_type``, ``value``,
+``sample``) are read too: without an ``eventType`` column the label is ``trial_type``, where
+``seizure`` (any letter case) also means ``seiz`` and ``background`` means ``bckg``; any
+other trial type must be given in ``label_map`` (e.g. ``{"eyes closed": "bckg"}``) or the file
+is refused naming it. A ``duration`` of ``n/a`` (allowed by BIDS) is a zero-length event,
+kept in ``events`` with a warning and dropped by :meth:`Annotation.seizures`.
 """
 
 from __future__ import annotations
@@ -33,36 +40,72 @@ TSV_COLUMNS = (
     "dateTime",
     "recordingDuration",
 )
-_REQUIRED = ("onset", "duration", "eventType")
+_REQUIRED = ("onset", "duration")
+#: Label columns, in order of preference: SzCORE's, then BIDS' (mne-bids).
+_LABEL_COLUMNS = ("eventType", "trial_type")
+#: Extra default labels of a BIDS ``trial_type`` column.
+TRIAL_TYPE_LABELS: dict[str, str] = {"seizure": SEIZURE, "background": BACKGROUND}
 
 
-def _tsv_label(raw: str, label_map: Mapping[str, str] | None, path: Path, line_no: int) -> str:
+def _tsv_label(
+    raw: str,
+    label_map: Mapping[str, str] | None,
+    path: Path,
+    line_no: int,
+    extra: Mapping[str, str] | None = None,
+) -> str:
     key = raw.strip().lower()
     if label_map and key in {k.lower() for k in label_map}:
         return normalize_annotation_label(raw, label_map, path, line_no)
     if key == "sz" or key.startswith("sz_"):
         return SEIZURE
-    return normalize_annotation_label(raw, label_map, path, line_no)
+    if extra and key in extra:
+        return extra[key]
+    try:
+        return normalize_annotation_label(raw, label_map, path, line_no)
+    except InputFileError as err:
+        if extra is None:
+            raise
+        raise InputFileError(
+            path,
+            f"line {line_no}: trial_type {raw!r} is not a seizure label (sz, sz_*, seiz, "
+            "seizure, bckg, background, a TUSZ type); map it with a label map, e.g. "
+            f"{{{raw.strip()!r}: 'bckg'}}",
+        ) from err
 
 
 def read_tsv(path: str | Path, label_map: Mapping[str, str] | None = None) -> Annotation:
-    """Read a SzCORE/BIDS ``*_events.tsv`` file.
+    """Read a SzCORE/BIDS ``*_events.tsv`` file (or an mne-bids one, see the module docstring).
 
     Each row becomes ``Event(onset, onset + duration, label, "TERM", confidence)``: ``sz``
     and every ``sz_...`` type -> ``seiz`` (unless ``label_map`` names it), ``bckg`` ->
     ``bckg``. :attr:`Annotation.duration` is the ``recordingDuration`` column (seconds) when
     present and not ``n/a``.
 
+    Parameters
+    ----------
+    path : str or Path
+    label_map : mapping of str to str, optional
+        Raw label (``eventType`` or ``trial_type``, case-insensitive) -> ``seiz``/``bckg``
+        (or a kept seizure type), consulted first.
+
+    Returns
+    -------
+    Annotation
+        Times in seconds.
+
     Raises
     ------
     InputFileError
-        Missing ``onset``/``duration``/``eventType`` columns, a row with the wrong number of
-        fields, a bad number, disagreeing ``recordingDuration`` values or an unknown label
-        (naming file and line).
+        Missing ``onset``/``duration``/``eventType`` (or ``trial_type``) columns, a row
+        with the wrong number of fields, a bad number, disagreeing ``recordingDuration``
+        values or an unknown label (naming file and line).
     """
     path = Path(path)
     text = read_text(path)
     columns: dict[str, int] | None = None
+    label_column = _LABEL_COLUMNS[0]
+    extra: Mapping[str, str] | None = None
     events: list[Event] = []
     warnings: list[str] = []
     duration: float | None = None
@@ -72,6 +115,9 @@ def read_tsv(path: str | Path, label_map: Mapping[str, str] | None = None) -> An
         fields = [f.strip() for f in raw_line.rstrip("\r\n").split("\t")]
         if columns is None:
             missing = [c for c in _REQUIRED if c not in fields]
+            label_column = next((c for c in _LABEL_COLUMNS if c in fields), None)
+            if label_column is None:
+                missing.append("eventType (or trial_type)")
             if missing:
                 raise InputFileError(
                     path,
@@ -79,6 +125,7 @@ def read_tsv(path: str | Path, label_map: Mapping[str, str] | None = None) -> An
                     f"expected tab-separated {', '.join(TSV_COLUMNS)}",
                 )
             columns = {name: i for i, name in enumerate(fields)}
+            extra = TRIAL_TYPE_LABELS if label_column == "trial_type" else None
             continue
         if len(fields) != len(columns):
             raise InputFileError(
@@ -87,9 +134,14 @@ def read_tsv(path: str | Path, label_map: Mapping[str, str] | None = None) -> An
                 f"{len(fields)}: {raw_line.strip()!r}",
             )
         onset = parse_seconds(fields[columns["onset"]], "onset", path, line_no)
-        length = parse_seconds(fields[columns["duration"]], "duration", path, line_no)
+        raw_length = fields[columns["duration"]]
+        length = (
+            0.0
+            if raw_length.lower() == "n/a"
+            else parse_seconds(raw_length, "duration", path, line_no)
+        )
         check_interval(onset, round(onset + length, 9), path, line_no, warnings)
-        label = _tsv_label(fields[columns["eventType"]], label_map, path, line_no)
+        label = _tsv_label(fields[columns[label_column]], label_map, path, line_no, extra)
         conf = (
             parse_confidence(fields[columns["confidence"]], path, line_no)
             if "confidence" in columns
