@@ -13,6 +13,10 @@ $(BIN)/.installed: pyproject.toml
 	$(BIN)/python -m pip install -q --upgrade pip
 	$(BIN)/python -m pip install -q "$(TORCH)"
 	$(BIN)/python -m pip install -q -e ".[test]"
+	# SzCORE's own scorer for the conformance test: pure Python, but its wheel declares
+	# Python >= 3.12, so it is installed without that check; epilepsy2bids is what it reads with
+	$(BIN)/python -m pip install -q "epilepsy2bids==0.0.7"
+	$(BIN)/python -m pip install -q --no-deps --ignore-requires-python "szcore-evaluation==0.0.7"
 	touch $@
 
 setup: $(BIN)/.installed
