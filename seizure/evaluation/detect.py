@@ -248,7 +248,8 @@ def detect(
         See :func:`seizure.training.checkpoint.load_model_from_checkpoint`.
     log : callable, optional
         Receives each recording's :meth:`DetectionResult.summary` (its line, then its
-        warnings).
+        warnings); default: this module's logger, INFO. The time of each stage of a
+        recording is logged at DEBUG.
 
     Returns
     -------

@@ -62,7 +62,7 @@ class StderrHandler(logging.Handler):
                 tqdm.tqdm.write(message, file=sys.stderr)
             else:
                 sys.stderr.write(message + "\n")
-                sys.stderr.flush()
+            sys.stderr.flush()  # in order with stdout, which click flushes
         except Exception:  # noqa: BLE001 - logging's own policy: report, never raise
             self.handleError(record)
 
