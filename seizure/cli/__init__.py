@@ -8,12 +8,14 @@ from __future__ import annotations
 
 import importlib
 import importlib.util
+import logging
 import os
 
 import click
 
 from seizure import __version__
 from seizure.utils.errors import SeizureError
+from seizure.utils.log import configure_logging
 
 # name -> (module, one-line help shown by ``seizure --help`` without importing the module)
 COMMANDS: dict[str, tuple[str, str]] = {
@@ -99,7 +101,14 @@ def _available(module: str) -> bool:
     name="seizure", cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"]}
 )
 @click.version_option(__version__, prog_name="seizure")
-def main() -> None:
+@click.option("-v", "--verbose", is_flag=True, help="Also debug detail (the time each stage took).")
+@click.option(
+    "-q",
+    "--quiet",
+    is_flag=True,
+    help="Only warnings, errors and results: no notes, no progress bars.",
+)
+def main(verbose: bool, quiet: bool) -> None:
     """EEG seizure detection: preprocess, train, and score detectors.
 
     Preprocess EDF corpora, train CNN/RNN detectors, and score them as sensitivity against
@@ -110,4 +119,13 @@ def main() -> None:
     --config takes a YAML file or the name of a config shipped with the package, looked up
     in every section or given with its section: --config tcp_lfcc, --config train/h100 or
     --config configs/train/h100.yaml. A wrong name lists them all.
+
+    Results a command exists to print go to standard output; notes, progress lines and
+    bars go to standard error through Python's logging (the 'seizure' loggers). -q keeps only
+    warnings, errors and results; -v adds debug lines (the time each stage took). Both may
+    also be given after the command name (seizure detect -q ...), which wins.
+    detect, train and evaluate write a JSON summary with --json FILE.
     """
+    if verbose and quiet:
+        raise click.UsageError("-v/--verbose and -q/--quiet exclude each other")
+    configure_logging(logging.DEBUG if verbose else logging.WARNING if quiet else logging.INFO)

@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+import json
+import os
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from pathlib import Path
 from typing import Any
 
 import click
@@ -89,3 +93,125 @@ def resolve_config(
     that says what is wrong (see :class:`seizure.cli.LazyGroup`).
     """
     return load_config(list(config_files), list(overrides), base=base)
+
+
+# ------------------------------------------------------------------ verbosity and --json
+
+
+def set_verbosity(level: int) -> None:
+    """Send the ``seizure`` loggers' records at ``level`` and above to stderr."""
+    from seizure.utils.log import configure_logging
+
+    configure_logging(level)
+
+
+def _verbosity_callback(level: int) -> Callable[[click.Context, click.Parameter, bool], None]:
+    def callback(ctx: click.Context, param: click.Parameter, value: bool) -> None:
+        if value:
+            set_verbosity(level)
+
+    return callback
+
+
+def verbosity_options(func: Callable[..., Any]) -> Callable[..., Any]:
+    """Add ``-v/--verbose`` and ``-q/--quiet`` to a subcommand (as the group has them).
+
+    Given after the command name they override the group's setting; not given, the group's
+    stays (``logging.INFO`` by default).
+    """
+    import logging
+
+    func = click.option(
+        "-q",
+        "--quiet",
+        is_flag=True,
+        expose_value=False,
+        callback=_verbosity_callback(logging.WARNING),
+        help="Only warnings, errors and results: no notes, no progress bars.",
+    )(func)
+    func = click.option(
+        "-v",
+        "--verbose",
+        is_flag=True,
+        expose_value=False,
+        callback=_verbosity_callback(logging.DEBUG),
+        help="Also debug detail (the time each stage took).",
+    )(func)
+    return func
+
+
+def json_option(what: str) -> Callable[..., Any]:
+    """``--json FILE``: write a machine-readable summary of the run (see :func:`json_summary`)."""
+    return click.option(
+        "--json",
+        "json_file",
+        type=click.Path(dir_okay=False, path_type=Path),
+        help=f"Also write one JSON object to FILE: {what}",
+    )
+
+
+def check_outside(json_file: Path | None, folder: Path, name: str) -> None:
+    """Refuse (usage error) a ``--json`` file inside the output folder ``folder``."""
+    if json_file is None:
+        return
+    inner = Path(os.path.abspath(json_file))
+    if Path(os.path.abspath(folder)) in inner.parents:
+        raise click.BadParameter(
+            f"{json_file} is inside {name} {folder}, which this command clears and claims; "
+            "write it elsewhere",
+            param_hint="'--json'",
+        )
+
+
+@contextmanager
+def json_summary(json_file: Path | None, command: str) -> Iterator[dict[str, Any]]:
+    """Collect a run's summary and write it to ``json_file`` (when given) at the end.
+
+    The file is removed first, so that a run killed midway never leaves an earlier run's
+    summary behind. The body fills the yielded dict (``outcome``, key figures, ``outputs``);
+    it is written, atomically, when the body ends. When the body ends with a
+    :class:`~seizure.utils.errors.SeizureError` or a click error, the file holds
+    ``{"command", "outcome": "error", "exit_code", "error"}`` instead and the error goes on.
+
+    Parameters
+    ----------
+    json_file : Path or None
+        Where to write; None writes nothing.
+    command : str
+        The command's name, written as ``"command"``.
+
+    Yields
+    ------
+    dict
+        The summary, holding ``"command"``; the body adds the rest.
+    """
+    from seizure.utils.errors import SeizureError
+    from seizure.utils.fsio import atomic_write_text
+
+    def write(obj: dict[str, Any]) -> None:
+        if json_file is not None:
+            text = json.dumps(_finite(obj), indent=1, allow_nan=False, default=str) + "\n"
+            atomic_write_text(json_file, text)
+
+    if json_file is not None:
+        json_file.unlink(missing_ok=True)
+    summary: dict[str, Any] = {"command": command}
+    try:
+        yield summary
+    except (SeizureError, click.ClickException) as err:
+        message = err.format_message() if isinstance(err, click.ClickException) else str(err)
+        write({"command": command, "outcome": "error", "exit_code": err.exit_code,
+               "error": message})  # fmt: skip
+        raise
+    write(summary)
+
+
+def _finite(obj: Any) -> Any:
+    """``obj`` with NaN and infinities as None (JSON has no such numbers)."""
+    if isinstance(obj, dict):
+        return {str(k): _finite(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [_finite(v) for v in obj]
+    if isinstance(obj, float) and obj != obj or obj in (float("inf"), float("-inf")):
+        return None
+    return obj

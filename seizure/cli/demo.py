@@ -7,7 +7,7 @@ from pathlib import Path
 
 import click
 
-from seizure.cli.common import config_options, device_option
+from seizure.cli.common import config_options, device_option, verbosity_options
 
 
 @click.command("demo")
@@ -33,6 +33,7 @@ from seizure.cli.common import config_options, device_option
     help="Worker processes for synthesis and preprocessing (default: the usable CPUs).",
 )
 @config_options
+@verbosity_options
 def command(
     out: Path,
     hours: float | None,
@@ -61,11 +62,8 @@ def command(
 
     config = demo_config(config_files, overrides, hours=hours)
 
-    def log(message: str) -> None:
-        click.echo(message, err=True)
-
     try:
-        result = run_demo(out, config, device=device, jobs=jobs, log=log)
+        result = run_demo(out, config, device=device, jobs=jobs)
     except DemoInterrupted as err:
         click.echo(str(err), err=True)
         sys.exit(err.exit_code)

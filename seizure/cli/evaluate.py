@@ -2,11 +2,19 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import click
 
-from seizure.cli.common import config_options, device_option
+from seizure.cli.common import (
+    check_outside,
+    config_options,
+    device_option,
+    json_option,
+    json_summary,
+    verbosity_options,
+)
 
 
 @click.command("evaluate")
@@ -22,6 +30,12 @@ from seizure.cli.common import config_options, device_option
     help="Reuse OUT/probs when it was written for this checkpoint and cache: only "
     "post-processing and scoring run (e.g. after --set evaluate.smoothing_windows=5).",
 )
+@json_option(
+    "outcome, threshold, sensitivity and FA/24h per method, the output paths, and the "
+    'objects of OUT/evaluation.json and OUT/scores.json (as "evaluation" and "scores"). '
+    "FILE may not be inside OUT."
+)
+@verbosity_options
 def command(
     checkpoint: Path,
     cache: Path,
@@ -31,6 +45,7 @@ def command(
     overrides: tuple[str, ...],
     device: str,
     reuse_probs: bool,
+    json_file: Path | None,
 ) -> None:
     """Evaluate CHECKPOINT on one split of CACHE and write the results into OUT.
 
@@ -62,20 +77,49 @@ def command(
     """
     from seizure.evaluation.evaluate import evaluate
 
-    def log(message: str) -> None:
-        click.echo(message, err=True)
-
-    result = evaluate(
-        checkpoint,
-        cache,
-        out,
-        split=split,
-        config_files=config_files,
-        overrides=overrides,
-        device=device,
-        reuse_probs=reuse_probs,
-        log=log,
-    )
+    check_outside(json_file, out, "OUT")
+    with json_summary(json_file, "evaluate") as summary:
+        result = evaluate(
+            checkpoint,
+            cache,
+            out,
+            split=split,
+            config_files=config_files,
+            overrides=overrides,
+            device=device,
+            reuse_probs=reuse_probs,
+        )
+        scores = json.loads((out / "scores.json").read_text())
+        summary.update(
+            outcome="ok",
+            exit_code=0,
+            recordings=result.n_recordings,
+            windows=result.n_windows,
+            threshold=result.threshold,
+            figures={
+                key: {
+                    "sensitivity": scores[key].get("sensitivity"),
+                    "false_alarms_per_24h": scores[key].get("false_alarms_per_24h"),
+                }
+                for key in scores
+                if isinstance(scores[key], dict) and "sensitivity" in scores[key]
+            },
+            outputs={
+                name: str(out / name)
+                for name in (
+                    "evaluation.json",
+                    "scores.json",
+                    "report.md",
+                    "curve.csv",
+                    "curve.png",
+                    "hyp",
+                    "ref",
+                    "probs",
+                )
+            },  # fmt: skip
+            evaluation=json.loads((out / "evaluation.json").read_text()),
+            scores=scores,
+        )
     s = result.scores
     click.echo(
         f"{result.n_recordings} recordings, threshold {result.threshold:g}: "

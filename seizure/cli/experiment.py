@@ -7,7 +7,7 @@ from pathlib import Path
 
 import click
 
-from seizure.cli.common import ConfigFile, config_options, device_option
+from seizure.cli.common import ConfigFile, config_options, device_option, verbosity_options
 
 
 @click.command("experiment")
@@ -44,6 +44,7 @@ from seizure.cli.common import ConfigFile, config_options, device_option
 )
 @device_option("to train and evaluate")
 @config_options
+@verbosity_options
 def command(
     grid: str,
     cache: Path | None,
@@ -88,9 +89,6 @@ def command(
     if cache is None or out is None:
         raise click.UsageError("CACHE and OUT are required (except with --list)")
 
-    def log(message: str) -> None:
-        click.echo(message, err=True)
-
     result = run_experiment(
         parsed,
         cache,
@@ -102,7 +100,6 @@ def command(
         config_files=config_files,
         device=device,
         collect_only=collect,
-        log=log,
     )
     rows = result.rows
     done = sum(1 for r in rows if r["status"] == "finished")

@@ -7,6 +7,8 @@ from pathlib import Path
 
 import click
 
+from seizure.cli.common import verbosity_options
+
 
 def describe(cache_dir: Path) -> dict:
     """Everything ``seizure info --json`` prints, as a dict."""
@@ -46,6 +48,7 @@ def describe(cache_dir: Path) -> dict:
 @click.command(name="info")
 @click.argument("cache", type=click.Path(exists=True, file_okay=False, path_type=Path))
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object instead of text.")
+@verbosity_options
 def command(cache: Path, as_json: bool) -> None:
     """Describe the cache directory CACHE: settings, recordings per split, failures."""
     info = describe(cache)

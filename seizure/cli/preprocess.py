@@ -7,7 +7,7 @@ from pathlib import Path
 
 import click
 
-from seizure.cli.common import config_options, resolve_config
+from seizure.cli.common import config_options, resolve_config, verbosity_options
 
 
 def _shard(ctx: click.Context, param: click.Parameter, value: str | None) -> tuple[int, int]:
@@ -65,6 +65,7 @@ def _shard(ctx: click.Context, param: click.Parameter, value: str | None) -> tup
     default=None,
     help="Show a progress bar (default: when standard error is a terminal).",
 )
+@verbosity_options
 def command(
     corpus: Path,
     cache: Path,

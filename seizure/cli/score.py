@@ -8,7 +8,7 @@ from pathlib import Path
 
 import click
 
-from seizure.cli.common import config_options, resolve_config
+from seizure.cli.common import config_options, resolve_config, verbosity_options
 
 METHOD_NAMES = ("ovlp", "taes", "epoch", "dpalign", "szcore_event", "szcore_sample")
 
@@ -81,6 +81,7 @@ def _format_table(report_dict: dict, files: int, duration_s: float) -> str:
     "(or whole match) at the start of the name. Default: up to the first '_'.",
 )
 @config_options
+@verbosity_options
 def command(
     ref: Path,
     hyp: Path,

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import click
 
-from seizure.cli.common import config_options, resolve_config
+from seizure.cli.common import config_options, resolve_config, verbosity_options
 
 
 @click.command(name="synth")
@@ -38,6 +38,7 @@ from seizure.cli.common import config_options, resolve_config
     default=None,
     help="Show a progress bar over hours written (default: when standard error is a terminal).",
 )
+@verbosity_options
 def command(
     out: Path,
     hours: float | None,

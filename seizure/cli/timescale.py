@@ -8,7 +8,7 @@ from typing import Any
 
 import click
 
-from seizure.cli.common import config_options, resolve_config
+from seizure.cli.common import config_options, resolve_config, verbosity_options
 
 
 def _cache_windows(cache_dir: str, steps: int) -> tuple[Any, tuple[int, ...], float]:
@@ -61,6 +61,7 @@ def _cache_windows(cache_dir: str, steps: int) -> tuple[Any, tuple[int, ...], fl
     help="Steps of the Jacobian product (0 skips it; only for states of <= 512 units).",
 )
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
+@verbosity_options
 def command(
     config_files: tuple[str, ...],
     overrides: tuple[str, ...],

@@ -2,12 +2,26 @@
 
 from __future__ import annotations
 
+import json
+import os
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
-from seizure.cli.common import config_options, device_option, resolve_config
+from seizure.cli.common import (
+    check_outside,
+    config_options,
+    device_option,
+    json_option,
+    json_summary,
+    resolve_config,
+    verbosity_options,
+)
+
+if TYPE_CHECKING:
+    from seizure.config import Config
 
 
 @click.command("train")
@@ -20,6 +34,13 @@ from seizure.cli.common import config_options, device_option, resolve_config
     help="Continue the run in RUN_DIR from its last.pt (starts fresh if RUN_DIR is empty).",
 )
 @device_option("to train")
+@json_option(
+    "outcome (completed, early_stopped, max_steps, interrupted or error), exit status, "
+    "epochs, steps, the best metric and epoch, the last epoch's row of metrics.jsonl, the "
+    "output paths and the object of RUN_DIR/summary.json (as 'summary'). FILE may not be "
+    "inside RUN_DIR. Written by rank 0 under torchrun."
+)
+@verbosity_options
 def command(
     cache: Path,
     run_dir: Path,
@@ -27,6 +48,7 @@ def command(
     overrides: tuple[str, ...],
     resume: bool,
     device: str,
+    json_file: Path | None,
 ) -> None:
     """Train a detector on the train split of CACHE, validating on dev after every epoch.
 
@@ -45,30 +67,43 @@ def command(
     """
     from seizure.config import ConfigError
     from seizure.inference.device import DeviceError
-    from seizure.training.checkpoint import CheckpointError
     from seizure.training.errors import RunDirError
     from seizure.training.loop import train
-    from seizure.training.rundir import resume_config
     from seizure.utils.errors import SeizureError
 
-    if resume:
-        # the config stored in last.pt is the base; --config/--set may change resumable keys
+    check_outside(json_file, run_dir, "RUN_DIR")
+    with json_summary(json_file if _is_rank_zero() else None, "train") as summary:
+        config = _config(run_dir, config_files, overrides, resume)
         try:
-            config = resume_config(run_dir, config_files, overrides)
-        except ConfigError as err:
+            result = train(config, cache, run_dir, resume=resume, device=device)
+        except (RunDirError, DeviceError, ConfigError) as err:
             raise click.UsageError(str(err)) from err
-        except CheckpointError as err:
+        except (SeizureError, ValueError) as err:
+            # checkpoint, cache and data errors, a non-finite loss: exit status 1
             raise click.ClickException(str(err)) from err
-    else:
-        config = resolve_config(config_files, overrides)
-
-    try:
-        result = train(config, cache, run_dir, resume=resume, device=device)
-    except (RunDirError, DeviceError, ConfigError) as err:
-        raise click.UsageError(str(err)) from err
-    except (SeizureError, ValueError) as err:
-        # checkpoint, cache and data errors, a non-finite loss: exit status 1
-        raise click.ClickException(str(err)) from err
+        summary.update(
+            outcome=result.status,
+            exit_code=result.exit_code,
+            epochs_completed=result.epochs_completed,
+            step=result.step,
+            best_metric=result.best_metric,
+            best_value=result.best_value,
+            best_epoch=result.best_epoch,
+            last_epoch=result.history[-1] if result.history else None,
+            outputs={
+                name: str(run_dir / name)
+                for name in (
+                    "best.pt",
+                    "last.pt",
+                    "summary.json",
+                    "metrics.jsonl",
+                    "config.yaml",
+                    "environment.json",
+                )
+            },  # fmt: skip
+        )
+        if (run_dir / "summary.json").is_file():
+            summary["summary"] = json.loads((run_dir / "summary.json").read_text())
     if result.status != "interrupted" and result.rank == 0:
         click.echo(
             f"{result.status}: {result.epochs_completed} epoch(s), {result.step} steps; best "
@@ -78,3 +113,27 @@ def command(
         )
     if result.exit_code:
         sys.exit(result.exit_code)
+
+
+def _config(
+    run_dir: Path, config_files: tuple[str, ...], overrides: tuple[str, ...], resume: bool
+) -> Config:
+    """Load the run's config; with ``resume`` the one stored in RUN_DIR/last.pt is the base."""
+    from seizure.config import ConfigError
+    from seizure.training.checkpoint import CheckpointError
+    from seizure.training.rundir import resume_config
+
+    if not resume:
+        return resolve_config(config_files, overrides)
+    # --config/--set may change resumable keys
+    try:
+        return resume_config(run_dir, config_files, overrides)
+    except ConfigError as err:
+        raise click.UsageError(str(err)) from err
+    except CheckpointError as err:
+        raise click.ClickException(str(err)) from err
+
+
+def _is_rank_zero() -> bool:
+    """Whether this process is rank 0 (or not under torchrun): the one that writes --json."""
+    return os.environ.get("RANK", "0") == "0"

@@ -27,6 +27,7 @@ files.
 
 from __future__ import annotations
 
+import logging
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -50,6 +51,8 @@ from seizure.scoring.postprocess import postprocess, postprocess_config_kwargs
 from seizure.training.checkpoint import load_model_from_checkpoint, read_checkpoint
 from seizure.utils.errors import SeizureError
 from seizure.utils.fsio import atomic_open
+from seizure.utils.log import Stopwatch
+from seizure.utils.progress import progress
 
 __all__ = ["EDF_SUFFIXES", "DetectionResult", "detect", "find_recordings"]
 
@@ -247,7 +250,8 @@ def detect(
         See :func:`seizure.training.checkpoint.load_model_from_checkpoint`.
     log : callable, optional
         Receives each recording's :meth:`DetectionResult.summary` (its line, then its
-        warnings).
+        warnings); default: this module's logger, INFO. The time of each stage of a
+        recording is logged at DEBUG.
 
     Returns
     -------
@@ -265,7 +269,7 @@ def detect(
     """
     from seizure.inference.device import DeviceError, resolve_device
 
-    say = log or (lambda _msg: None)
+    say = log or logging.getLogger(__name__).info
     checkpoint = Path(checkpoint)
     out = Path(out_dir)
     recordings = find_recordings(inputs, keep_missing=True)
@@ -286,7 +290,7 @@ def detect(
     results: list[DetectionResult] = []
     with claim_output_folder(out, DETECTION_FOLDER, [checkpoint, *inputs, *config_files], run):
         names: dict[str, Path] = {}
-        for path, name in recordings:
+        for path, name in progress(recordings, desc="detect", unit="rec"):
             res = DetectionResult(path=path, name=name)
             results.append(res)
             if name in names:
@@ -317,6 +321,7 @@ def _detect_one(
     ``res.error`` (nothing is then written for it)."""
     pre, ev = config.preprocess, config.evaluate
     path, name = res.path, res.name
+    clock = Stopwatch(logging.getLogger(__name__))
     try:
         windows, duration, warnings, _ = _windows_of(path, pre)
         if tuple(windows.shape[1:]) != tuple(window_shape):
@@ -328,7 +333,9 @@ def _detect_one(
         res.error = str(err) or type(err).__name__
         return
     res.duration_s, res.n_windows, res.warnings = duration, len(windows), warnings
+    clock.lap(f"{name}: reading and preprocessing")
     probs = predictor.predict_one(windows)
+    clock.lap(f"{name}: model")
     if windows.clipped:
         res.warnings.append(
             f"{path}: {windows.clipped} values beyond +-65504 were clipped to the float16 "
@@ -351,3 +358,4 @@ def _detect_one(
         with atomic_open(probs_path, "wb") as handle:
             np.save(handle, probs, allow_pickle=False)
         res.outputs.append(probs_path)
+    clock.lap(f"{name}: post-processing and writing")

@@ -36,6 +36,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
@@ -84,6 +85,7 @@ from seizure.scoring.score import ScoreParams, score_recordings
 from seizure.training.checkpoint import load_model_from_checkpoint, read_checkpoint
 from seizure.utils.errors import SeizureError
 from seizure.utils.fsio import atomic_open, atomic_write_text
+from seizure.utils.log import Stopwatch
 from seizure.utils.progress import progress
 
 __all__ = [
@@ -430,7 +432,7 @@ def evaluate(
     model_factory : callable, optional
         Passed to :func:`seizure.training.checkpoint.load_model_from_checkpoint`.
     log : callable, optional
-        Receives progress lines (default: silent).
+        Receives progress lines (default: this module's logger, INFO).
 
     Returns
     -------
@@ -451,7 +453,7 @@ def evaluate(
         ``out_dir`` holds other files, is or holds an input, or another run writes into it.
     """
 
-    say = log or (lambda _msg: None)
+    say = log or logging.getLogger(__name__).info
     checkpoint = Path(checkpoint)
     out = Path(out_dir)
     # read once: the hash recorded is that of the weights used, even while training
@@ -507,6 +509,7 @@ def _evaluate_into(
     are reused probabilities, or None to run the model. ``evaluation.json`` comes last."""
     ev = config.evaluate
     ids = [r.recording_id for r in records]
+    clock = Stopwatch(logging.getLogger(__name__))
 
     # ---- probabilities (once); with a fixed threshold the hypothesis files are written
     # as each recording completes, overlapping inference
@@ -553,6 +556,7 @@ def _evaluate_into(
             on_hypotheses=early.__setitem__,
         )
     n_windows = int(sum(len(p) for p in probs.values()))
+    clock.lap("probabilities (model or reused)")
 
     # ---- operating curve (post-processing and scoring only)
     thresholds = sweep_thresholds(ev)
@@ -570,6 +574,7 @@ def _evaluate_into(
     )
     points = operating_points(curve, ev.fa_budgets_per_24h)
     write_curve_csv(out / "curve.csv", curve)
+    clock.lap("threshold sweep and operating points")
 
     # ---- the chosen threshold
     threshold, how = ev.threshold, "evaluate.threshold"
@@ -594,6 +599,7 @@ def _evaluate_into(
     _write_references(out / "ref", refs, durations)
     scores = score_split(refs, events, durations, ALL_METHODS, ev)
     atomic_write_text(out / "scores.json", json.dumps(_jsonable(scores), indent=2) + "\n")
+    clock.lap("hypotheses, references and scores")
     summary = {
         "checkpoint": str(checkpoint),
         "checkpoint_sha256": sha,
@@ -638,6 +644,7 @@ def _evaluate_into(
         ),
     )
     write_marker(out, EVALUATION_FOLDER, _jsonable(summary), complete=True)  # the last file
+    clock.lap("curve plot and report")
     say(f"wrote {out / 'report.md'}")
     return EvaluationResult(
         out_dir=out,

@@ -24,7 +24,7 @@ CPU cores and the detector is genuinely useful on its held-out synthetic patient
 from __future__ import annotations
 
 import json
-import sys
+import logging
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -272,7 +272,7 @@ def evaluate_overrides(config: Config) -> list[str]:
 
 
 def _default_log(message: str) -> None:
-    print(message, file=sys.stderr, flush=True)
+    logging.getLogger(__name__).info(message)
 
 
 def _train_fingerprints(config: Config, upstream: str) -> tuple[str, str]:
@@ -308,7 +308,7 @@ def run_demo(
     progress : bool, optional
         Progress bars inside the stages (default: when stderr is a terminal).
     log : callable, optional
-        Receives the stage lines (default: stderr).
+        Receives the stage lines (default: this module's logger, INFO).
 
     Returns
     -------

@@ -23,7 +23,7 @@ apart).
 
 from __future__ import annotations
 
-import sys
+import logging
 import time
 import traceback
 from collections.abc import Callable, Sequence
@@ -121,7 +121,7 @@ def run_one(
     device : str
         ``auto``, ``cpu`` or ``cuda``.
     log : callable, optional
-        Receives progress lines.
+        Receives progress lines (default: this module's logger, INFO).
 
     Returns
     -------
@@ -134,7 +134,7 @@ def run_one(
     from seizure.evaluation.evaluate import evaluate
     from seizure.training.loop import NonFiniteLossError, train
 
-    say = log or (lambda _m: None)
+    say = log or logging.getLogger(__name__).info
     run_dir = run_dir_of(out, spec.name)
     store = StageStore(run_dir)
     wanted = to_dict(spec.config)
@@ -238,7 +238,7 @@ def run_experiment(
     collect_only : bool
         Run nothing; only rebuild ``results.md``, ``results.csv`` and the plot.
     log : callable, optional
-        Receives progress lines (default: stderr).
+        Receives progress lines (default: this module's logger, INFO).
 
     Returns
     -------
@@ -246,7 +246,7 @@ def run_experiment(
     """
     from seizure.preprocessing.cache import Cache  # numpy: not needed to read a grid
 
-    say = log or (lambda m: print(m, file=sys.stderr, flush=True))
+    say = log or logging.getLogger(__name__).info
     if not isinstance(grid, ExperimentGrid):
         grid = load_grid(grid)
     opened = Cache(cache)

@@ -27,9 +27,9 @@ is :func:`seizure.training.rundir.resume_config`. A non-finite loss raises
 
 from __future__ import annotations
 
+import logging
 import math
 import signal
-import sys
 import threading
 import time
 from collections.abc import Callable, Sequence
@@ -220,7 +220,7 @@ class _LossWindow:
 
 
 def _default_log(message: str) -> None:
-    print(message, file=sys.stderr, flush=True)
+    logging.getLogger(__name__).info(message)
 
 
 def _silent(message: str) -> None:
@@ -272,7 +272,7 @@ def train(
     stop_at_step : int, optional
         Behave as if interrupted after this optimizer step (tests, debugging).
     log : callable, optional
-        Where messages go (default: stderr); rank 0 only.
+        Where messages go (default: this module's logger, INFO); rank 0 only.
 
     Returns
     -------

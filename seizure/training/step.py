@@ -8,8 +8,8 @@
 from __future__ import annotations
 
 import contextlib
+import logging
 import math
-import sys
 from collections.abc import Callable
 from typing import Any
 
@@ -35,7 +35,7 @@ Regularizer = Callable[[torch.nn.Module, Any], torch.Tensor]
 
 
 def _default_log(message: str) -> None:
-    print(message, file=sys.stderr, flush=True)
+    logging.getLogger(__name__).info(message)
 
 
 def resolve_precision(precision: str, device: torch.device) -> str:
