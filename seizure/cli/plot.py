@@ -6,7 +6,7 @@ from pathlib import Path
 
 import click
 
-from seizure.cli.common import config_options, device_option
+from seizure.cli.common import config_options, device_option, verbosity_options
 
 
 @click.command("plot")
@@ -40,6 +40,7 @@ from seizure.cli.common import config_options, device_option
               "it was trained).")  # fmt: skip
 @config_options
 @device_option("the model runs (with --checkpoint)", indexed=True)
+@verbosity_options
 def command(
     source: Path,
     recording_id: str | None,
