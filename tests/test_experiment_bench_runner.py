@@ -56,7 +56,7 @@ def test_main_runs_scripts_and_renders_results(tmp_path, monkeypatch):
         "print('some text')\n"
         "print(json.dumps({'figure': 5.0, 'unit': 'x/s', 'baseline': 2.0, 'ratio': 2.5,"
         " 'quick': '--quick' in sys.argv}))\n"
-        "# accepts '--quick'\n"
+        "# parser.add_argument('--quick')\n"
     )
     silent = tmp_path / "bench_silent.py"
     silent.write_text("print('only text')\n")
@@ -90,13 +90,15 @@ def test_memory_runs_quick_and_its_measurements_are_rendered(tmp_path, monkeypat
         "    print(json.dumps(line))\n"
         "print(json.dumps({'figure': 1.05, 'ratio': 1.05, 'baseline': 1.0, 'quick': '--quick' in"
         " sys.argv}))\n"
-        "# accepts '--quick'\n"
+        "# parser.add_argument('--quick')\n"
+        "# runs: seizure detect ... '--device', 'cpu'\n"
     )
     monkeypatch.setattr(R, "discover", lambda folder=None: [bench])
     out = tmp_path / "RESULTS.md"
     assert R.main(["--results-dir", str(tmp_path / "res"), "--output", str(out)]) == 0
     saved = json.loads((tmp_path / "res" / "cpu.json").read_text())
     assert saved["benchmarks"][0]["result"]["quick"] is True  # --quick without --quick
+    assert "--device" not in saved["benchmarks"][0]["command"]  # named, but not an option
     assert len(saved["benchmarks"][0]["lines"]) == 5
     md = out.read_text()
     assert "### memory" in md and "| command | 1 h MB | 4 h MB | ratio |" in md
