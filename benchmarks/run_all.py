@@ -7,15 +7,19 @@ Usage::
     .venv/bin/python benchmarks/run_all.py --gpu        # on a GPU machine (e.g. one H100)
     .venv/bin/python benchmarks/run_all.py --only train --only inference
 
-Each script runs as a subprocess (``--quick`` is passed to the scripts that accept it;
-``--device cuda`` with ``--gpu``, else ``--device cpu``, to those that accept ``--device``).
+Each script runs as a subprocess (``--quick`` is passed to the scripts that accept it, and
+always to those in :data:`ALWAYS_QUICK`; ``--device cuda`` with ``--gpu``, else
+``--device cpu``, to those that accept ``--device``).
 
 Result convention: a script's result is the **last line of its standard output that starts
 with** ``{`` (one JSON object). Its figure, baseline and ratio are read from the keys
 ``figure``, ``unit``, ``baseline``, ``baseline_name`` and ``ratio`` when present; the
 result lines the existing scripts print are also understood (see :func:`summarize`). A
 script that prints no JSON line is recorded with the last lines of its output, so that the
-table says what is missing instead of leaving the script out.
+table says what is missing instead of leaving the script out. Every JSON line a script prints
+is kept (``lines``); a script with a table of its own (:data:`DETAIL_TABLES`:
+``bench_memory.py``'s peak memory per command and recording length) gets it rendered below
+the run's table, so no section of ``RESULTS.md`` is kept by hand.
 
 The results of one invocation go to ``benchmarks/results/<label>.json`` (``label`` is
 ``cpu``, ``cpu-quick``, ``gpu`` or ``gpu-quick``) with the machine (CPU model, cores, memory,
@@ -58,14 +62,24 @@ def bench_name(script: Path) -> str:
 
 
 def accepts(script: Path, option: str) -> bool:
-    """Whether the script's source declares the command-line ``option`` (e.g. ``--quick``)."""
-    return re.search(rf"""["']{re.escape(option)}["']""", script.read_text()) is not None
+    """Whether the script's source declares the command-line ``option`` (e.g. ``--quick``).
+
+    Declared means ``add_argument("--option"``: the option's name elsewhere (a command the
+    script runs, as ``bench_memory.py`` passes ``--device`` to ``seizure detect``) is not.
+    """
+    pattern = rf"""add_argument\(\s*["']{re.escape(option)}["']"""
+    return re.search(pattern, script.read_text()) is not None
+
+
+#: Benchmarks always run with ``--quick``: ``memory`` compares 4 h against 1 h (the ratio is
+#: the figure; ``bench_memory.py --hours 24`` by hand writes a 1 GB EDF and takes minutes).
+ALWAYS_QUICK = frozenset({"memory"})
 
 
 def command_for(script: Path, *, quick: bool, gpu: bool, python: str = sys.executable) -> list[str]:
     """The command line that runs ``script`` for this invocation."""
     cmd = [python, str(script)]
-    if quick and accepts(script, "--quick"):
+    if (quick or bench_name(script) in ALWAYS_QUICK) and accepts(script, "--quick"):
         cmd.append("--quick")
     if accepts(script, "--device"):
         cmd += ["--device", "cuda" if gpu else "cpu"]
@@ -75,9 +89,10 @@ def command_for(script: Path, *, quick: bool, gpu: bool, python: str = sys.execu
 # ------------------------------------------------------------------------------ results
 
 
-def last_json_line(stdout: str) -> dict[str, Any] | None:
-    """The last stdout line starting with ``{`` that parses as a JSON object, or None."""
-    for line in reversed(stdout.splitlines()):
+def json_lines(stdout: str) -> list[dict[str, Any]]:
+    """Every stdout line starting with ``{`` that parses as a JSON object, in order."""
+    found = []
+    for line in stdout.splitlines():
         line = line.strip()
         if line.startswith("{"):
             try:
@@ -85,8 +100,14 @@ def last_json_line(stdout: str) -> dict[str, Any] | None:
             except json.JSONDecodeError:
                 continue
             if isinstance(value, dict):
-                return value
-    return None
+                found.append(value)
+    return found
+
+
+def last_json_line(stdout: str) -> dict[str, Any] | None:
+    """The last stdout line starting with ``{`` that parses as a JSON object, or None."""
+    found = json_lines(stdout)
+    return found[-1] if found else None
 
 
 def _get(data: dict[str, Any], dotted: str) -> Any:
@@ -223,13 +244,14 @@ def run_script(cmd: list[str], timeout_s: float) -> dict[str, Any]:
         stdout = err.stdout.decode() if isinstance(err.stdout, bytes) else (err.stdout or "")
         stderr = f"timed out after {timeout_s:g} s"
     wall = time.perf_counter() - t0
-    result = last_json_line(stdout)
+    lines = json_lines(stdout)
     tail = [ln for ln in stdout.splitlines() if ln.strip() and not ln.startswith("{")][-8:]
     return {
         "command": " ".join(cmd),
         "exit_code": code,
         "wall_s": round(wall, 2),
-        "result": result,
+        "result": lines[-1] if lines else None,
+        "lines": lines,
         "output_tail": tail,
         "stderr_tail": [ln for ln in stderr.splitlines() if ln.strip()][-5:],
     }
@@ -246,6 +268,53 @@ def _fmt(value: Any) -> str:
             return f"{v:.3g}"
         return f"{v:,.0f}" if abs(v) >= 100 else f"{v:.2f}"
     return str(value)
+
+
+def memory_table(lines: list[dict[str, Any]]) -> list[str]:
+    """``bench_memory.py``'s measurements as a table: peak RSS per command and length.
+
+    Parameters
+    ----------
+    lines : list of dict
+        The script's JSON lines; those with ``command``, ``recording`` (``short`` or
+        ``long``), ``hours``, ``peak_rss_mb`` and ``wall_s`` are measurements.
+
+    Returns
+    -------
+    list of str
+        Markdown lines (none when there is no measurement).
+    """
+    rows: dict[str, dict[str, dict[str, Any]]] = {}
+    hours: dict[str, Any] = {}
+    for line in lines:
+        if {"command", "recording", "peak_rss_mb"} <= line.keys():
+            rows.setdefault(line["command"], {})[line["recording"]] = line
+            hours[line["recording"]] = line.get("hours")
+    if not rows:
+        return []
+    short, long = (f"{hours.get(n):g} h" if hours.get(n) else "?" for n in ("short", "long"))
+    out = [
+        f"Peak memory (`ru_maxrss` of a wrapper running only the command), {short} against {long}:",
+        "",
+        f"| command | {short} MB | {long} MB | ratio | wall s {short} / {long} |",
+        "|---|---:|---:|---:|---:|",
+    ]
+    for command, by in rows.items():
+        s, g = by.get("short", {}), by.get("long", {})
+        ratio = (
+            g["peak_rss_mb"] / s["peak_rss_mb"]
+            if s.get("peak_rss_mb") and g.get("peak_rss_mb")
+            else None
+        )
+        out.append(
+            f"| {command} | {_fmt(s.get('peak_rss_mb'))} | {_fmt(g.get('peak_rss_mb'))} "
+            f"| {_fmt(ratio)} | {_fmt(s.get('wall_s'))} / {_fmt(g.get('wall_s'))} |"
+        )
+    return [*out, ""]
+
+
+#: Benchmark name -> renderer of a table of its own from its JSON lines.
+DETAIL_TABLES = {"memory": memory_table}
 
 
 def render(runs: list[dict[str, Any]]) -> str:
@@ -290,7 +359,12 @@ def render(runs: list[dict[str, Any]]) -> str:
                 f"| {b['name']} | {_fmt(s['figure'])} | {s['unit']} | {_fmt(s['baseline'])} "
                 f"| {s['baseline_name']} | {_fmt(s['ratio'])} | {_fmt(b['wall_s'])} | {status} |"
             )
-        lines += ["", "<details><summary>commands and output</summary>", ""]
+        lines.append("")
+        for b in run["benchmarks"]:
+            table = DETAIL_TABLES.get(b["name"], lambda _: [])(b.get("lines") or [])
+            if table:
+                lines += [f"### {b['name']}", "", *table]
+        lines += ["<details><summary>commands and output</summary>", ""]
         for b in run["benchmarks"]:
             lines += [f"**{b['name']}**: `{b['command']}`", "", "```"]
             lines += b["output_tail"] or ["(no output)"]

@@ -56,7 +56,7 @@ def test_main_runs_scripts_and_renders_results(tmp_path, monkeypatch):
         "print('some text')\n"
         "print(json.dumps({'figure': 5.0, 'unit': 'x/s', 'baseline': 2.0, 'ratio': 2.5,"
         " 'quick': '--quick' in sys.argv}))\n"
-        "# accepts '--quick'\n"
+        "# parser.add_argument('--quick')\n"
     )
     silent = tmp_path / "bench_silent.py"
     silent.write_text("print('only text')\n")
@@ -72,3 +72,35 @@ def test_main_runs_scripts_and_renders_results(tmp_path, monkeypatch):
     assert saved["benchmarks"][0]["result"]["quick"] is True
     assert saved["machine"]["cores"] >= 1
     assert sys.executable in saved["benchmarks"][0]["command"]
+
+
+def test_memory_runs_quick_and_its_measurements_are_rendered(tmp_path, monkeypatch):
+    R = load_runner()
+    bench = tmp_path / "bench_memory.py"
+    rows = [("preprocess", "short", 1.0, 250.0, 4.0), ("preprocess", "long", 4.0, 260.0, 15.0),
+            ("detect", "short", 1.0, 600.0, 9.0), ("detect", "long", 4.0, 630.0, 30.0)]  # fmt: skip
+    lines = [
+        {"benchmark": "memory", "command": c, "recording": r, "hours": h, "peak_rss_mb": mb,
+         "wall_s": w}
+        for c, r, h, mb, w in rows
+    ]  # fmt: skip
+    bench.write_text(
+        "import json, sys\n"
+        f"for line in {lines!r}:\n"
+        "    print(json.dumps(line))\n"
+        "print(json.dumps({'figure': 1.05, 'ratio': 1.05, 'baseline': 1.0, 'quick': '--quick' in"
+        " sys.argv}))\n"
+        "# parser.add_argument('--quick')\n"
+        "# runs: seizure detect ... '--device', 'cpu'\n"
+    )
+    monkeypatch.setattr(R, "discover", lambda folder=None: [bench])
+    out = tmp_path / "RESULTS.md"
+    assert R.main(["--results-dir", str(tmp_path / "res"), "--output", str(out)]) == 0
+    saved = json.loads((tmp_path / "res" / "cpu.json").read_text())
+    assert saved["benchmarks"][0]["result"]["quick"] is True  # --quick without --quick
+    assert "--device" not in saved["benchmarks"][0]["command"]  # named, but not an option
+    assert len(saved["benchmarks"][0]["lines"]) == 5
+    md = out.read_text()
+    assert "### memory" in md and "| command | 1 h MB | 4 h MB | ratio |" in md
+    assert "| preprocess | 250 | 260 | 1.04 | 4.00 / 15.00 |" in md
+    assert "| detect | 600 | 630 | 1.05 | 9.00 / 30.00 |" in md

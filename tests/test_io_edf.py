@@ -356,7 +356,7 @@ def test_missing_directory_and_permissions(tmp_path: Path) -> None:
 def test_unreadable_file_message(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     # as root chmod 0 does not stop reads, so simulate the permission check failing
     path, _ = _three_record_file(tmp_path)
-    monkeypatch.setattr("seizure.io.edf.os.access", lambda *_: False)
+    monkeypatch.setattr("seizure.io.edf_header.os.access", lambda *_: False)
     with pytest.raises(InputFileError, match="permission denied: the file is not readable"):
         read_edf(path)
 

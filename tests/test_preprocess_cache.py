@@ -298,7 +298,7 @@ def test_cli_records_failures_and_sets_exit_status(corpus: Path, tmp_path: Path)
         main,
         ["preprocess", str(corpus), str(out), "--set", "preprocess.fill_missing=true"],
     )
-    assert result.exit_code == 1 and "other preprocessing" in result.output
+    assert result.exit_code == 2 and "other preprocessing" in result.output
     result = runner.invoke(
         main,
         ["preprocess", str(corpus), str(tmp_path / "filled"),

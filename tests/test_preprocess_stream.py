@@ -22,6 +22,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import torch
 from edfio import Edf, EdfSignal
 
 from seizure.io.edf import EdfSampleReader, read_edf, read_edf_header
@@ -222,3 +223,41 @@ def test_streamed_checks_match_whole_path(tmp_path, monkeypatch):
     monkeypatch.setattr(pipeline, "_STREAM_ABOVE_SECONDS", 0.0)
     with pytest.raises(UnusableRecordingError, match="no channel the montage reads"):
         pipeline.open_windows(dead, PreprocessConfig())
+
+
+class _WindowMean(torch.nn.Module):
+    """Logit of each window = its mean: ``(B, L, *window) -> (B, L)``."""
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return x.flatten(2).float().mean(dim=2)
+
+
+@pytest.mark.parametrize("context_windows", [0, 2])
+def test_each_block_is_computed_once_when_read_as_detect_reads(
+    tmp_path, monkeypatch, context_windows
+):
+    # 300 windows in blocks of 23; 4 reader threads, each task a few windows: the tasks of a
+    # batch and of the next batch read neighbouring ranges at once, ending inside blocks
+    # that other tasks started. Each block must still be computed once.
+    from seizure.inference import reading
+    from seizure.inference.engine import Predictor
+
+    path = write_edf(tmp_path / "a.edf", 300)
+    _, streamed = both_paths(path, PreprocessConfig(), monkeypatch)
+    windows = streamed.windows
+    monkeypatch.setattr(reading, "MIN_TASK_BYTES", 1)
+    predictor = Predictor(
+        _WindowMean(),
+        sequence_windows=10,
+        context_windows=context_windows,
+        batch_sequences=3,
+        device="cpu",
+        reader_threads=4,
+    )
+    probs = predictor.predict_one(windows)
+    n_blocks = -(-len(windows) // windows.block_windows)
+    assert n_blocks >= 10 and probs.shape == (len(windows),)
+    assert windows.computed == n_blocks
+    expected = windows[0 : len(windows)].mean(axis=(1, 2))  # all blocks again, in order
+    np.testing.assert_allclose(probs, 1 / (1 + np.exp(-expected)), rtol=1e-5, atol=1e-6)
+    assert windows.computed == 2 * n_blocks

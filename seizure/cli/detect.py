@@ -65,8 +65,9 @@ def command(
     Every input is processed: one that is missing or cannot be read (not an EDF, truncated
     header, missing channels, shorter than a window) is reported with its reason and the
     others are still processed. Exit status: 0 when every recording was processed (with
-    or without warnings), 1 at the end when any failed (or when the checkpoint or OUT cannot
-    be used), 2 for usage and config errors.
+    or without warnings), 1 at the end when any failed (or when the checkpoint cannot be used,
+    or another process is writing into OUT), 2 for usage and config errors and a refused OUT
+    (it is or holds an input, holds other files, or cannot be created or written).
     """
     from seizure.evaluation.detect import detect
 

@@ -72,8 +72,9 @@ def command(
 
     The cache must have been made with the checkpoint's preprocessing (its fingerprint is
     checked). Exit status: 0 on success, 1 when the checkpoint (e.g. non-finite weights),
-    cache or device cannot be used, 2 for usage and config errors and an OUT holding other
-    files.
+    cache or device cannot be used or another process is writing into OUT, 2 for usage and
+    config errors and a refused OUT (it is or holds an input, holds other files, or cannot
+    be created or written).
     """
     from seizure.evaluation.evaluate import evaluate
 

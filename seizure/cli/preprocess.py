@@ -89,8 +89,12 @@ def command(
     recording is reprocessed when its EDF, its annotation file, its path or its split changed,
     and recordings the corpus no longer lists are removed from the cache.
 
-    Recordings that cannot be processed are recorded with the reason in CACHE/failures.json;
-    the exit status is 1 when any failed in this run, unless --allow-failures.
+    Recordings that cannot be processed are recorded with the reason in CACHE/failures.json.
+    Exit status: 0 on success; 1 when any recording failed in this run (unless
+    --allow-failures) or another process is writing into CACHE; 2 for usage and config errors
+    and a refused CACHE (it is or holds the corpus, is not a seizure cache, was made with
+    other settings without --force, or cannot be created or written); 130 (SIGINT) or 143
+    (SIGTERM) when interrupted: the workers are stopped and a rerun continues.
     """
     config = resolve_config(config_files, overrides)
     from seizure.preprocessing.build import build_cache

@@ -62,21 +62,22 @@ def command(
 
     Exit status: 0 when training finished (all epochs, early stopping or train.max_steps);
     130 (SIGINT) or 143 (SIGTERM) when interrupted after saving last.pt (resume with
-    --resume); 1 when the cache, a checkpoint or the loss (NaN) stops the run; 2 for
-    usage and config errors.
+    --resume); 1 when the cache, a checkpoint or the loss (NaN) stops the run, or another
+    process is writing into RUN_DIR; 2 for usage and config errors and a refused RUN_DIR (it
+    is or holds the cache, is not empty without --resume, or cannot be created or written).
     """
     from seizure.config import ConfigError
     from seizure.inference.device import DeviceError
     from seizure.training.errors import RunDirError
     from seizure.training.loop import train
-    from seizure.utils.errors import SeizureError
+    from seizure.utils.errors import SeizureError, UsageError
 
     check_outside(json_file, run_dir, "RUN_DIR")
     with json_summary(json_file if _is_rank_zero() else None, "train") as summary:
         config = _config(run_dir, config_files, overrides, resume)
         try:
             result = train(config, cache, run_dir, resume=resume, device=device)
-        except (RunDirError, DeviceError, ConfigError) as err:
+        except (RunDirError, DeviceError, ConfigError, UsageError) as err:
             raise click.UsageError(str(err)) from err
         except (SeizureError, ValueError) as err:
             # checkpoint, cache and data errors, a non-finite loss: exit status 1

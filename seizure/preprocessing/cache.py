@@ -49,20 +49,21 @@ from seizure.io.events import Event
 from seizure.preprocessing.config import PreprocessConfig
 from seizure.preprocessing.montage import get_montage
 from seizure.preprocessing.pipeline import window_shape
-from seizure.utils.errors import SeizureError
+from seizure.utils.errors import EXIT_USAGE, OutputFolderError, SeizureError
 from seizure.utils.fsio import (
     atomic_open,
     atomic_write_text,
     refuse_overlap,
     remove_temporary_files,
 )
-from seizure.utils.locks import FolderBusyError, FolderLock, is_empty_folder
+from seizure.utils.locks import FolderBusyError, FolderLock, is_empty_folder, unusable_folder
 
 __all__ = [
     "CACHE_FORMAT",
     "CACHE_VERSION",
     "Cache",
     "CacheError",
+    "CacheFolderError",
     "CacheRecord",
     "cache_header",
     "is_done",
@@ -84,6 +85,16 @@ _CHUNK_WINDOWS = 512
 
 class CacheError(SeizureError):
     """A cache directory is missing, is not a seizure cache, or was made with other settings."""
+
+
+class CacheFolderError(CacheError, OutputFolderError):
+    """A cache directory refused as the output of ``seizure preprocess`` (exit status 2).
+
+    It is not a directory, holds something else than a seizure cache, was made with other
+    settings (without ``force``), or cannot be created or written.
+    """
+
+    exit_code = EXIT_USAGE
 
 
 @dataclass(frozen=True)
@@ -301,10 +312,10 @@ def open_or_create(
 
     A new or empty directory becomes a cache. An existing cache with the same fingerprint is
     reused (only missing or stale recordings will be processed). One with another
-    fingerprint, or another cache format version, is refused with :class:`CacheError` unless
-    ``force``, which deletes that cache's own files first (:func:`_clear`). A non-empty
-    directory that is not a seizure cache is always refused: ``force`` never deletes a
-    folder this package did not write.
+    fingerprint, or another cache format version, is refused with :class:`CacheFolderError`
+    (exit status 2) unless ``force``, which deletes that cache's own files first
+    (:func:`_clear`). A non-empty directory that is not a seizure cache is always refused:
+    ``force`` never deletes a folder this package did not write.
 
     Parameters
     ----------
@@ -321,14 +332,14 @@ def open_or_create(
     root = Path(root)
     header = cache_header(config)
     if root.exists() and not root.is_dir():
-        raise CacheError(f"{root}: exists and is not a directory")
+        raise CacheFolderError(f"{root}: exists and is not a directory")
     existing: dict | None = None
     if (root / "cache.json").is_file():
         try:
             existing = _load_header(root)
         except CacheError as err:
             if not force or not _is_our_header(root / "cache.json"):
-                raise CacheError(
+                raise CacheFolderError(
                     f"{err}; --force only replaces a folder holding a seizure cache.json, so "
                     "choose a new cache directory (or delete this one yourself)"
                     if force
@@ -336,7 +347,7 @@ def open_or_create(
                 ) from None
             existing = {"fingerprint": None}
     elif root.is_dir() and not is_empty_folder(root):
-        raise CacheError(
+        raise CacheFolderError(
             f"{root}: directory is not empty and is not a seizure cache (no cache.json); "
             "choose a new or empty directory (--force never deletes a folder that is not a "
             "seizure cache)"
@@ -345,7 +356,7 @@ def open_or_create(
         if not force:
             old = existing.get("preprocess", {})
             diff = sorted(k for k in header["preprocess"] if old.get(k) != header["preprocess"][k])
-            raise CacheError(
+            raise CacheFolderError(
                 f"{root}: this cache was made with other preprocessing (fingerprint "
                 f"{existing.get('fingerprint')}, this run {header['fingerprint']}; differing: "
                 f"{', '.join(diff) or 'unknown'}); refusing to mix them. Use a new cache "
@@ -401,17 +412,18 @@ def open_for_writing(
 
     Raises
     ------
-    CacheError
-        See :func:`open_or_create`.
-    InputFileError
-        The cache directory is an input or holds one.
+    CacheFolderError
+        (exit status 2) See :func:`open_or_create`.
+    seizure.utils.errors.OutputFolderError
+        (exit status 2) The cache directory is an input or holds one, or cannot be created
+        or written.
     FolderBusyError
         Another process is writing into the cache (``force``), or holds its header lock.
     """
     refuse_overlap(root, inputs, "cache directory")
     root = Path(root)
     if root.exists() and not root.is_dir():
-        raise CacheError(f"{root}: exists and is not a directory")
+        raise CacheFolderError(f"{root}: exists and is not a directory")
     writing = FolderLock(root, ".writing", "cache")
 
     def no_other_writer() -> None:
@@ -423,7 +435,10 @@ def open_for_writing(
         writing.release()
 
     with FolderLock(root, ".lock", "cache").acquire(timeout_s=wait_s):
-        header = open_or_create(root, config, force=force, before_clear=no_other_writer)
+        try:
+            header = open_or_create(root, config, force=force, before_clear=no_other_writer)
+        except OSError as exc:
+            raise unusable_folder(root, "cache", exc) from None
         if writing.try_acquire(shared=False):  # no other writer is alive: sweep after kills
             remove_temporary_files([root, _records_dir(root), _failed_dir(root)])
             writing.release()

@@ -49,8 +49,13 @@ __all__ = ["StreamedWindows", "scan_sources"]
 #: Records read at a time by :func:`scan_sources`.
 _SCAN_RECORDS = 256
 
-#: Blocks of windows kept (the inference engine's reader threads ask for neighbouring ones).
+#: Blocks of windows kept once every window of theirs has been read (for overlapping reads).
 _KEEP_BLOCKS = 3
+
+#: At most this many blocks are kept, read through or not. The inference engine's reader
+#: threads read neighbouring ranges at once (a task ending inside a block that the next task
+#: started), so a block is kept until all its windows were read, up to this bound.
+_MAX_BLOCKS = 16
 
 
 def scan_sources(header: EdfHeader, plan: MontagePlan) -> tuple[EdfSampleReader, list[str], bool]:
@@ -146,6 +151,11 @@ class StreamedWindows:
     ``len()``, ``.shape``, ``.dtype`` and slicing with a step of 1 (what the cache writer and
     the inference engine use); safe to slice from several threads.
 
+    A block is computed once when the windows are read once, in any order of neighbouring
+    ranges: it is kept until each of its windows has been read (at most :data:`_MAX_BLOCKS`
+    blocks), then among the :data:`_KEEP_BLOCKS` most recent read-through blocks.
+    ``computed`` counts the blocks computed.
+
     Parameters
     ----------
     reader : EdfSampleReader
@@ -191,7 +201,10 @@ class StreamedWindows:
         else:
             self.shape = (n, n_ch, self.window)
         self._blocks: OrderedDict[int, np.ndarray] = OrderedDict()
+        self._unread: dict[int, np.ndarray] = {}  # kept block -> its windows not yet read
+        self._read_through: set[int] = set()  # blocks whose every window has been read
         self._lock = threading.Lock()
+        self.computed = 0
 
     def __len__(self) -> int:
         return self.shape[0]
@@ -208,22 +221,43 @@ class StreamedWindows:
             j = k // self.block_windows
             first = j * self.block_windows
             stop = min(k1, first + self.block_windows)
-            out[k - k0 : stop - k0] = self._block(j)[k - first : stop - first]
+            out[k - k0 : stop - k0] = self._block(j, k - first, stop - first)
             k = stop
         return out
 
-    def _block(self, j: int) -> np.ndarray:
+    def _block(self, j: int, lo: int, hi: int) -> np.ndarray:
+        """Windows ``[lo, hi)`` of block ``j`` (a view of the block), computed if needed."""
         with self._lock:
             if j in self._blocks:
                 self._blocks.move_to_end(j)
-                return self._blocks[j]
-            k0 = j * self.block_windows
-            k1 = min(len(self), k0 + self.block_windows)
-            block = self._lfcc(k0, k1) if self.config.features == "lfcc" else self._raw(k0, k1)
-            self._blocks[j] = block
-            while len(self._blocks) > _KEEP_BLOCKS:
-                self._blocks.popitem(last=False)
-            return block
+                block = self._blocks[j]
+            else:
+                k0 = j * self.block_windows
+                k1 = min(len(self), k0 + self.block_windows)
+                lfcc = self.config.features == "lfcc"
+                block = self._lfcc(k0, k1) if lfcc else self._raw(k0, k1)
+                self.computed += 1
+                self._blocks[j] = block
+                if j not in self._read_through:
+                    self._unread[j] = np.ones(k1 - k0, dtype=bool)
+            unread = self._unread.get(j)
+            if unread is not None:
+                unread[lo:hi] = False
+                if not unread.any():
+                    del self._unread[j]
+                    self._read_through.add(j)
+            self._evict()
+            return block[lo:hi]
+
+    def _evict(self) -> None:
+        """Drop the oldest read-through blocks beyond :data:`_KEEP_BLOCKS`, then the least
+        recently used beyond :data:`_MAX_BLOCKS`."""
+        done = [j for j in self._blocks if j not in self._unread]
+        for j in done[: max(0, len(self._blocks) - _KEEP_BLOCKS)]:
+            del self._blocks[j]
+        while len(self._blocks) > _MAX_BLOCKS:
+            j, _ = self._blocks.popitem(last=False)
+            self._unread.pop(j, None)
 
     def _signals(self, a: int, b: int) -> np.ndarray:
         """Montage signals ``[a, b)``: ``(n_channels, b - a)`` float32."""

@@ -45,6 +45,16 @@ class InputFileError(SeizureError):
         super().__init__(f"{self.path}: {reason}" if self.path is not None else reason)
 
 
+class OutputFolderError(UsageError):
+    """An output folder is refused (exit status 2): choose another one.
+
+    It is, or holds, one of the command's inputs; it holds something this package did not
+    write; or it cannot be created or written (the message names the folder and the
+    reason). Another process writing into it is not a usage error:
+    :class:`seizure.utils.locks.FolderBusyError` (exit status 1, try again later).
+    """
+
+
 def invalid_value(name: str, got: object, allowed: Iterable[object] | str) -> ValueError:
     """Build ``ValueError("Invalid value for 'name': allowed ..., got ... instead")``.
 

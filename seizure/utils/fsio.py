@@ -16,7 +16,7 @@ from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import IO
 
-from seizure.utils.errors import InputFileError
+from seizure.utils.errors import OutputFolderError
 
 __all__ = [
     "atomic_open",
@@ -171,8 +171,8 @@ def refuse_overlap(output: str | Path, inputs: Iterable[str | Path | None], what
 
     Raises
     ------
-    InputFileError
-        Naming the output and the input it would contain.
+    seizure.utils.errors.OutputFolderError
+        (exit status 2) Naming the output and the input it would be or contain.
     """
     out = Path(output).resolve()
     for item in inputs:
@@ -180,10 +180,9 @@ def refuse_overlap(output: str | Path, inputs: Iterable[str | Path | None], what
             continue
         src = Path(item).resolve()
         if src == out or out in src.parents:
-            raise InputFileError(
-                output,
-                f"this {what} would {'be' if src == out else 'contain'} the input {item}; "
-                f"choose a {what} outside it",
+            raise OutputFolderError(
+                f"{output}: this {what} would {'be' if src == out else 'contain'} the input "
+                f"{item}; choose a {what} outside it"
             )
 
 

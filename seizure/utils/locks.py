@@ -21,7 +21,7 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
-from seizure.utils.errors import SeizureError
+from seizure.utils.errors import OutputFolderError, SeizureError
 
 try:
     import fcntl
@@ -34,6 +34,7 @@ __all__ = [
     "FolderLock",
     "exclusive_folder",
     "is_empty_folder",
+    "unusable_folder",
 ]
 
 #: Names of the lock files this package creates inside its output folders (ignored when a
@@ -42,7 +43,34 @@ LOCK_NAMES: frozenset[str] = frozenset({".lock", ".writing"})
 
 
 class FolderBusyError(SeizureError):
-    """Another process holds the lock on an output folder."""
+    """Another process holds the lock on an output folder (exit status 1: try again later)."""
+
+
+def unusable_folder(folder: str | Path, what: str, exc: OSError) -> OutputFolderError:
+    """The error for an output folder that cannot be created or written.
+
+    Parameters
+    ----------
+    folder : path
+        The output folder.
+    what : str
+        What the folder is, for the message ("cache", "run folder").
+    exc : OSError
+        What creating or writing it raised (its ``filename`` is the path that failed).
+
+    Returns
+    -------
+    OutputFolderError
+        To be raised by the caller, naming the folder, the path that failed and the reason.
+    """
+    where = f" ({exc.filename})" if exc.filename and str(exc.filename) != str(folder) else ""
+    reason = exc.strerror or str(exc)
+    if isinstance(exc, (NotADirectoryError, FileExistsError)):
+        reason += ": a file stands where a folder is needed"
+    return OutputFolderError(
+        f"{folder}: cannot create or write this {what}{where}: {reason}; choose another "
+        f"{what}, one you can create and write"
+    )
 
 
 def _describe_holder(path: Path) -> str:
@@ -79,17 +107,23 @@ class FolderLock:
         return self._fd is not None
 
     def try_acquire(self, *, shared: bool = False, timeout_s: float = 0.0) -> bool:
-        """Take the lock; False when another process holds it past ``timeout_s`` seconds."""
+        """Take the lock; False when another process holds it past ``timeout_s`` seconds.
+
+        Raises
+        ------
+        seizure.utils.errors.OutputFolderError
+            The folder cannot be created or the lock file written in it (a file in the
+            path, no permission): exit status 2.
+        """
         if self._fd is not None:
             raise RuntimeError(f"{self.path}: lock already held by this object")
-        self.folder.mkdir(parents=True, exist_ok=True)
         if fcntl is None:  # pragma: no cover (Windows)
-            self._fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o666)
+            self._fd = self._open()
             return True
         mode = (fcntl.LOCK_SH if shared else fcntl.LOCK_EX) | fcntl.LOCK_NB
         deadline = time.monotonic() + timeout_s
         while True:
-            fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o666)
+            fd = self._open()
             try:
                 fcntl.flock(fd, mode)
             except BlockingIOError:
@@ -113,6 +147,14 @@ class FolderLock:
                 os.ftruncate(fd, 0)
                 os.pwrite(fd, (json.dumps(info) + "\n").encode(), 0)
         return True
+
+    def _open(self) -> int:
+        """Create the folder and open (creating) the lock file; OutputFolderError if we cannot."""
+        try:
+            self.folder.mkdir(parents=True, exist_ok=True)
+            return os.open(self.path, os.O_RDWR | os.O_CREAT, 0o666)
+        except OSError as exc:
+            raise unusable_folder(self.folder, self.what, exc) from None
 
     def acquire(self, *, shared: bool = False, timeout_s: float = 0.0) -> FolderLock:
         """Take the lock or raise :class:`FolderBusyError` naming the holder."""

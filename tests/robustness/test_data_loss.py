@@ -22,7 +22,7 @@ from battery import FAST, processed, refused, run, write_edf
 from seizure.config import load_config
 from seizure.preprocessing.build import build_cache
 from seizure.preprocessing.cache import Cache, CacheError, safe_id
-from seizure.utils.errors import InputFileError
+from seizure.utils.errors import OutputFolderError
 from seizure.utils.locks import FolderBusyError, FolderLock
 
 
@@ -43,7 +43,7 @@ def _pre(*overrides: str):
 def test_the_corpus_given_as_its_own_cache_is_refused_and_untouched(flat_corpus, force):
     before = _files(flat_corpus)
     result = refused(
-        run("preprocess", flat_corpus, flat_corpus, *FAST, *force), 1, r"would be the input"
+        run("preprocess", flat_corpus, flat_corpus, *FAST, *force), 2, r"would be the input"
     )
     assert "--force to" not in result.output  # the refusal never suggests deleting it
     assert _files(flat_corpus) == before
@@ -53,7 +53,7 @@ def test_a_parent_of_the_corpus_is_refused_as_a_cache(flat_corpus):
     before = _files(flat_corpus)
     refused(
         run("preprocess", flat_corpus, flat_corpus.parent, *FAST, "--force"),
-        1,
+        2,
         r"would contain the input",
     )
     assert _files(flat_corpus) == before
@@ -66,7 +66,7 @@ def test_force_never_clears_a_folder_that_is_not_a_cache(flat_corpus, tmp_path):
     (folder / "records" / "notes.json").write_text("{}")
     before = _files(folder)
     result = refused(
-        run("preprocess", flat_corpus, folder, *FAST, "--force"), 1, r"not a seizure cache"
+        run("preprocess", flat_corpus, folder, *FAST, "--force"), 2, r"not a seizure cache"
     )
     assert "pass --force" not in result.output
     assert _files(folder) == before
@@ -78,7 +78,7 @@ def test_force_refuses_a_cache_json_that_is_not_ours(flat_corpus, tmp_path):
     (folder / "cache.json").write_text(json.dumps({"format": "browser-cache"}))
     (folder / "records" / "db.json").write_text("{}")
     before = _files(folder)
-    refused(run("preprocess", flat_corpus, folder, *FAST, "--force"), 1, r"not a seizure cache")
+    refused(run("preprocess", flat_corpus, folder, *FAST, "--force"), 2, r"not a seizure cache")
     assert _files(folder) == before
 
 
@@ -89,7 +89,7 @@ def test_force_replaces_a_cache_but_leaves_files_it_did_not_write(flat_corpus, t
     (cache / "NOTES.md").write_text("mine too")
     refused(
         run("preprocess", flat_corpus, cache, *FAST, "--set", "preprocess.window_seconds=2"),
-        1,
+        2,
         r"other preprocessing.*window_seconds.*--force",
     )
     processed(
@@ -113,7 +113,7 @@ def test_force_replaces_a_cache_but_leaves_files_it_did_not_write(flat_corpus, t
 def test_a_cache_inside_the_corpus_given_as_entries_is_refused(flat_corpus):
     from seizure.io.discovery import discover
 
-    with pytest.raises(InputFileError, match="would contain the input"):
+    with pytest.raises(OutputFolderError, match="would contain the input"):
         build_cache(discover(flat_corpus), flat_corpus.parent, _pre(), progress=False)
 
 
@@ -213,7 +213,7 @@ def test_a_second_writer_with_other_settings_is_refused_and_a_killed_one_blocks_
     cache = tmp_path / "cache"
     other = _holder(str(cache), "256")  # a run with other settings is writing the new cache
     try:
-        refused(run("preprocess", flat_corpus, cache, *FAST), 1, r"other preprocessing")
+        refused(run("preprocess", flat_corpus, cache, *FAST), 2, r"other preprocessing")
         refused(
             run("preprocess", flat_corpus, cache, *FAST, "--force"),
             1,
@@ -299,5 +299,5 @@ def test_a_second_train_into_one_run_folder_is_refused(small_cache, tmp_path):
 
 
 def test_a_run_folder_holding_the_cache_is_refused(small_cache):
-    refused(run("train", small_cache, small_cache.parent, *TRAIN), 1, r"would contain the input")
-    refused(run("train", small_cache, small_cache, *TRAIN), 1, r"would be the input")
+    refused(run("train", small_cache, small_cache.parent, *TRAIN), 2, r"would contain the input")
+    refused(run("train", small_cache, small_cache, *TRAIN), 2, r"would be the input")

@@ -243,8 +243,8 @@ def test_evaluation_folder_must_be_ours_and_no_input(trained, tmp_path):
     refused(_evaluate(best, cache, foreign, "dev"), 2, r"papers: this evaluation folder is not")
     assert [p.name for p in foreign.iterdir()] == ["thesis.tex"]
     before = sorted(p.name for p in cache.rglob("*"))
-    refused(_evaluate(best, cache, cache, "dev"), 1, r"would be the input")
-    refused(_evaluate(best, cache, best.parent, "dev"), 1, r"would contain the input")
+    refused(_evaluate(best, cache, cache, "dev"), 2, r"would be the input")
+    refused(_evaluate(best, cache, best.parent, "dev"), 2, r"would contain the input")
     assert sorted(p.name for p in cache.rglob("*")) == before
 
 
@@ -354,7 +354,7 @@ def test_detect_refuses_a_foreign_folder_and_its_inputs_folder(trained, tmp_path
     corpus, _, best = trained
     before = sorted(p.name for p in corpus.iterdir())
     # the corpus's .csv_bi references would be overwritten by the detections
-    refused(run("detect", best, corpus, "--out", corpus, "--device", "cpu"), 1, "would be")
+    refused(run("detect", best, corpus, "--out", corpus, "--device", "cpu"), 2, "would be")
     foreign = tmp_path / "papers"
     foreign.mkdir()
     (foreign / "a.tsv").write_text("my table")
