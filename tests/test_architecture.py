@@ -249,7 +249,6 @@ LONG_FILES: dict[str, str] = {
     "inference/engine.py": "one cohesive thing: the Predictor, the one inference engine "
     "(its buffers, tuning and plan already live in their own modules)",
     "models/recurrent.py": "one cohesive thing: the recurrent cells, their stack and registry",
-    "io/edf.py": "header parsing and the streaming sample reader; being split",
 }
 
 
