@@ -245,7 +245,6 @@ LONG_FILES: dict[str, str] = {
     "against each other",
     "preprocessing/cache.py": "one cohesive thing: the cache protocol (layout, atomic "
     "writer primitives, manifest, reader) that every writer and reader shares",
-    "evaluation/evaluate.py": "being changed by issue 12 work; split after that merge",
     "inference/engine.py": "one cohesive thing: the Predictor, the one inference engine "
     "(its buffers, tuning and plan already live in their own modules)",
     "models/recurrent.py": "one cohesive thing: the recurrent cells, their stack and registry",

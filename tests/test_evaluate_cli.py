@@ -17,7 +17,7 @@ CONFIGS = Path(__file__).resolve().parents[1] / "seizure" / "configs" / "evaluat
 
 @pytest.fixture
 def stand_in_model(monkeypatch):
-    import seizure.evaluation.evaluate as evaluate_module
+    import seizure.evaluation.probabilities as evaluate_module
     import seizure.training.checkpoint as checkpoint_module
 
     real = checkpoint_module.load_model_from_checkpoint
@@ -35,7 +35,8 @@ def test_evaluate_command(tmp_path, stand_in_model):
     ckpt = make_checkpoint(tmp_path / "best.pt")
     out = tmp_path / "out"
     args = ["evaluate", str(ckpt), str(cache.path), str(out), "--device", "cpu"]
-    result = CliRunner().invoke(main, [*args, "--set", "evaluate.sweep_points=5"])
+    fixed = ["--set", "evaluate.choose_on=none"]  # threshold 0.5; dev choice tested apart
+    result = CliRunner().invoke(main, [*args, "--set", "evaluate.sweep_points=5", *fixed])
     assert result.exit_code == 0, result.output
     assert "5 recordings, threshold 0.5: OVLP 100.00% at" in result.output
     assert f"report: {out / 'report.md'}" in result.output

@@ -117,7 +117,12 @@ def evaluated(tmp_path_factory):
         cache.path,
         root / "out",
         device="cpu",
-        overrides=["evaluate.batch_sequences=3", "evaluate.sweep_points=11"],
+        # the fixed settings (threshold 0.5, no smoothing): choosing on dev is tested apart
+        overrides=[
+            "evaluate.batch_sequences=3",
+            "evaluate.sweep_points=11",
+            "evaluate.choose_on=none",
+        ],
         model_factory=power_factory,
     )
     return root, cache, ckpt, result
@@ -249,7 +254,11 @@ def test_reuse_probs_skips_the_model_and_other_postprocessing_rescoring(evaluate
         out,
         device="cpu",
         reuse_probs=True,
-        overrides=["evaluate.sweep_points=3", "evaluate.min_event_seconds=5"],
+        overrides=[
+            "evaluate.sweep_points=3",
+            "evaluate.min_event_seconds=5",
+            "evaluate.choose_on=none",
+        ],
         model_factory=failing_factory,
     )
     assert again.inference_seconds == 0.0
@@ -277,7 +286,11 @@ def test_reuse_probs_refuses_probabilities_made_with_other_inference_settings(ev
         out,
         device="cpu",
         reuse_probs=True,
-        overrides=["evaluate.sweep_points=3", "evaluate.sequence_windows=4"],
+        overrides=[
+            "evaluate.sweep_points=3",
+            "evaluate.sequence_windows=4",
+            "evaluate.choose_on=none",
+        ],
         model_factory=counting_factory,
     )
     assert calls, "the model must run again"
@@ -294,7 +307,11 @@ def test_select_threshold_at_budget(evaluated, tmp_path):
         cache,
         tmp_path,
         reuse_probs=True,
-        overrides=["evaluate.sweep_points=11", "evaluate.select_fa_per_24h=6.75"],
+        overrides=[
+            "evaluate.sweep_points=11",
+            "evaluate.select_fa_per_24h=6.75",
+            "evaluate.allow_choose_on_evaluated=true",
+        ],
     )
     (ovlp_point,) = [
         p for p in res.operating_points if p.method == "ovlp" and p.budget_fa_per_24h == 6.75
@@ -385,6 +402,7 @@ def test_batch_and_reader_threads_settings(evaluated, tmp_path):
             "evaluate.batch_sequences=3",
             "evaluate.sweep_points=11",
             "evaluate.reader_threads=2",
+            "evaluate.choose_on=none",
         ],
         model_factory=power_factory,
     )

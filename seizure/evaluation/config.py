@@ -121,8 +121,24 @@ class EvaluateConfig:
         False-alarm budgets (per 24 h) at which operating points are marked.
     select_fa_per_24h : float or None
         When set, the threshold written to ``scores.json`` and the hypothesis files is the
-        operating point of the OVLP curve at this budget instead of ``threshold``
-        (choose it on a development split: picking it on the evaluated split is optimistic).
+        operating point of the evaluated split's own OVLP curve at this budget (optimistic:
+        refused unless ``allow_choose_on_evaluated``; prefer ``choose_on``).
+    choose_on : str
+        Split whose probabilities choose the threshold and the post-processing
+        (:mod:`seizure.evaluation.selection`), applied unchanged to the evaluated split.
+        ``auto`` (default): ``dev`` when the cache has a dev split with seizures and another
+        split is evaluated, else the fixed settings above (with a printed note); ``none``:
+        the fixed settings; a split name: that split, refused when it is the evaluated one
+        unless ``allow_choose_on_evaluated``.
+    choose_fa_per_24h : float
+        False-alarm budget (OVLP, per 24 h) of the choice: the most sensitive setting whose
+        false alarms on the choosing split stay at or under it.
+    choose_smoothing_windows, choose_merge_gap_seconds, choose_min_event_seconds : tuple
+        The post-processing grid searched (windows, seconds, seconds); every combination is
+        tried with every threshold of the sweep (``sweep_*``).
+    allow_choose_on_evaluated : bool
+        Allow choosing on the evaluated split itself (the figures are then labelled as
+        picked on it).
     """
 
     threshold: float = 0.5
@@ -145,6 +161,12 @@ class EvaluateConfig:
     sweep_points: int = 49
     fa_budgets_per_24h: tuple[float, ...] = (1.0, 6.75, 10.0)
     select_fa_per_24h: float | None = None
+    choose_on: str = "auto"
+    choose_fa_per_24h: float = 6.75
+    choose_smoothing_windows: tuple[int, ...] = (1, 3, 5, 9)
+    choose_merge_gap_seconds: tuple[float, ...] = (0.0, 10.0, 30.0)
+    choose_min_event_seconds: tuple[float, ...] = (0.0, 5.0, 10.0)
+    allow_choose_on_evaluated: bool = False
 
     def __post_init__(self) -> None:
         check_scoring_settings(

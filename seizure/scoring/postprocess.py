@@ -26,6 +26,7 @@ smoothed probability of the windows it holds.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from dataclasses import replace
 from typing import TYPE_CHECKING
@@ -93,6 +94,34 @@ def validate_evaluate_config(config: EvaluateConfig) -> None:
             "select_fa_per_24h",
             config.select_fa_per_24h is None or config.select_fa_per_24h > 0,
             "null or a budget > 0",
+        ),
+        (
+            "choose_fa_per_24h",
+            math.isfinite(config.choose_fa_per_24h) and config.choose_fa_per_24h > 0,
+            "a finite budget > 0",
+        ),
+        (
+            "choose_on",
+            bool(config.choose_on.strip()),
+            "auto, none or the name of a split",
+        ),
+        (
+            "choose_smoothing_windows",
+            bool(config.choose_smoothing_windows)
+            and all(w >= 1 for w in config.choose_smoothing_windows),
+            "a non-empty list of integers >= 1",
+        ),
+        (
+            "choose_merge_gap_seconds",
+            bool(config.choose_merge_gap_seconds)
+            and all(s >= 0 for s in config.choose_merge_gap_seconds),
+            "a non-empty list of seconds >= 0",
+        ),
+        (
+            "choose_min_event_seconds",
+            bool(config.choose_min_event_seconds)
+            and all(s >= 0 for s in config.choose_min_event_seconds),
+            "a non-empty list of seconds >= 0",
         ),
     ]
     for name, ok, allowed in checks:
