@@ -52,7 +52,7 @@ def edfs(tmp_path_factory):
 @pytest.fixture
 def stand_in_model(monkeypatch):
     import seizure.evaluation.detect as detect_module
-    import seizure.evaluation.evaluate as evaluate_module
+    import seizure.evaluation.probabilities as evaluate_module
     import seizure.training.checkpoint as checkpoint_module
 
     real = checkpoint_module.load_model_from_checkpoint
@@ -231,6 +231,7 @@ def test_evaluate_json_summary(tmp_path, stand_in_model):
     ckpt = make_checkpoint(tmp_path / "best.pt")
     out, summary = tmp_path / "out", tmp_path / "eval.json"
     args = ["evaluate", str(ckpt), str(cache.path), str(out), "--device", "cpu"]
+    args += ["--set", "evaluate.choose_on=none"]  # the fixed threshold the test reads back
     result = CliRunner().invoke(main, [*args, "--json", str(summary)])
     assert result.exit_code == 0, result.output
     data = json.loads(summary.read_text())
