@@ -14,9 +14,9 @@ recordings of ``bench_preprocess.py``):
    recording after the other (the chain of ``bench_preprocess.py``: ``read_raw_edf``,
    ``set_bipolar_reference``, polyphase ``resample``, IIR band-pass and notch, 1 s epochs
    saved as float16). Target: ours >= 2.5x faster.
-2. ``python -m seizure detect CHECKPOINT ONE.edf --out OUT --device D`` (``--device``, cpu): the seconds from
-   the process's start to its first opening of the EDF (an audit hook on ``open`` in the
-   measured process; nothing in the package is instrumented), and to its exit. The
+2. ``python -m seizure detect CHECKPOINT ONE.edf --out OUT --device D`` (default cpu): the
+   seconds from the process's start to its first opening of the EDF (an audit hook on
+   ``open`` in the measured process; nothing in the package is instrumented), and to its exit. The
    checkpoint holds the default model of ``Config()``. Target: first read within 1 s.
    Beside it, the start of a bare interpreter (``python -c pass``).
 
