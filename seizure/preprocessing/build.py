@@ -32,7 +32,7 @@ from seizure.preprocessing.config import PreprocessConfig
 from seizure.preprocessing.pipeline import open_windows, window_labels
 from seizure.preprocessing.signal import design_filters
 from seizure.utils.errors import SeizureError
-from seizure.utils.pool import pool_context, process_pool, stop_on_signals
+from seizure.utils.pool import pool_context, process_pool, start_server, stop_on_signals
 from seizure.utils.progress import progress as progress_bar
 
 __all__ = ["BuildSummary", "EntryResult", "build_cache", "parse_shard", "process_entry", "shard"]
@@ -294,6 +294,10 @@ def build_cache(
     else:
         entries = list(corpus)
     mine = shard(entries, shard_index, shard_count)
+    if jobs > 1 and len(mine) > 1:
+        # the server imports numpy and scipy.signal on another core while this process
+        # checks the filters (importing scipy.signal too) and opens the cache
+        start_server(_pool_context())
     cache_dir = Path(cache_dir)
     inputs = [corpus if isinstance(corpus, (str, Path)) else None, split_file]
     inputs += [e.edf_path for e in entries] if not isinstance(corpus, (str, Path)) else []
@@ -370,26 +374,44 @@ def _build(
             for entry in todo:
                 finish(process_entry(entry, cache_dir, config, force))
         else:
-            with process_pool(jobs, _pool_context()) as pool:
-                futures = {
-                    pool.submit(process_entry, e, str(cache_dir), config, force): e for e in todo
-                }
-                for future in as_completed(futures):
-                    entry = futures[future]
-                    try:
-                        result = future.result()
-                    except Exception as err:  # a worker died (e.g. out of memory)
-                        reason = f"worker process failed: {_describe(err)}"
-                        record_failure(cache_dir, entry.recording_id, entry.edf_path, reason)
-                        result = EntryResult(
-                            entry.recording_id, str(entry.edf_path), "failed", reason=reason
-                        )
-                    finish(result)
+            _build_pooled(todo, cache_dir, config, jobs, force, finish)
     finally:
         bar.close()
         summary.manifest = rebuild_manifest(cache_dir)
         summary.seconds = time.perf_counter() - start
     return summary
+
+
+def _build_pooled(
+    todo: list[CorpusEntry],
+    cache_dir: Path,
+    config: PreprocessConfig,
+    jobs: int,
+    force: bool,
+    finish: Callable[[EntryResult], None],
+) -> None:
+    """Process ``todo`` (two or more recordings) with worker processes.
+
+    Every recording but the first goes to ``min(jobs, len(todo) - 1)`` workers; this
+    process does the first one itself while they start, so that a small corpus does not wait
+    for the pool before any work is done. The results are the same bytes whoever computes
+    them (see :mod:`seizure.utils.pool`).
+    """
+    first, rest = todo[0], todo[1:]
+    with process_pool(min(jobs, len(rest)), _pool_context()) as pool:
+        futures = {pool.submit(process_entry, e, str(cache_dir), config, force): e for e in rest}
+        finish(process_entry(first, cache_dir, config, force))
+        for future in as_completed(futures):
+            entry = futures[future]
+            try:
+                result = future.result()
+            except Exception as err:  # a worker died (e.g. out of memory)
+                reason = f"worker process failed: {_describe(err)}"
+                record_failure(cache_dir, entry.recording_id, entry.edf_path, reason)
+                result = EntryResult(
+                    entry.recording_id, str(entry.edf_path), "failed", reason=reason
+                )
+            finish(result)
 
 
 def _disable(progress: bool | None) -> bool | None:

@@ -64,6 +64,7 @@ __all__ = [
     "PipeWorkers",
     "pool_context",
     "process_pool",
+    "start_server",
     "serve",
     "stop_on_signals",
 ]
@@ -94,6 +95,24 @@ def pool_context(preload: Sequence[str] = ()):
     context = multiprocessing.get_context("forkserver")
     context.set_forkserver_preload([_ENV_MODULE, *preload])
     return context
+
+
+def start_server(context: Any) -> None:
+    """Start the forkserver of ``context`` now, without waiting for it.
+
+    The server imports its preloaded modules in its own process while the caller goes on;
+    the first worker of a pool made from ``context`` is then forked from a server that is
+    ready, or nearly so. Nothing is done for other start methods.
+
+    Parameters
+    ----------
+    context : multiprocessing context
+        From :func:`pool_context`.
+    """
+    if context.get_start_method() == "forkserver":
+        from multiprocessing import forkserver
+
+        forkserver.ensure_running()
 
 
 class Interrupted(SeizureError):
