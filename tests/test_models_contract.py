@@ -7,6 +7,11 @@ independent; survive a ``weights_only=True`` state-dict round trip; accept every
 that :func:`applicable_initializers` lists, with weights that look as the initializer
 implies; honour dropout in training only; and be deterministic in evaluation and under a seed.
 A model or cell added to the registry is picked up here without editing this file.
+
+The registry's declaration (:func:`model_info`) is respected: a model is built only for the
+window kinds it declares (and refused for the others), and a model declared ``fitted`` (fitted
+in one pass, no cells, initializers or dropout: the feature baseline) is held to the forward,
+independence, round-trip and determinism contracts in the last section instead.
 """
 
 from __future__ import annotations
@@ -28,15 +33,26 @@ from seizure.models.init import (
     keras_std,
 )
 from seizure.models.recurrent import RecurrentLayer, recurrent_cells
+from seizure.models.registry import model_info, window_kind
 from seizure.models.regularization import parameter_roles
 
-MODELS = available_models()
+ALL_MODELS = available_models()
+MODELS = [m for m in ALL_MODELS if not model_info(m).fitted]
+FITTED = [m for m in ALL_MODELS if model_info(m).fitted]
 CELLS = available_cells()
 # The default preprocessing: 1 s raw windows at 256 Hz on the 22-channel TCP montage, or
 # 10 frames of 26 LFCC features.
 RAW, LFCC = (22, 256), (22, 10, 26)
 SHAPES = pytest.mark.parametrize("shape", [RAW, LFCC], ids=["raw", "lfcc"])
 MODEL_CELL = [pytest.param(m, c, id=f"{m}-{c}") for m in MODELS for c in CELLS]
+
+
+def skip_undeclared(name: str, shape: tuple[int, ...]) -> None:
+    """Skip a window kind the model does not declare (its refusal is tested below)."""
+    if window_kind(shape) not in model_info(name).window_kinds:
+        pytest.skip(f"{name} declares {model_info(name).window_kinds} windows only")
+
+
 PARTS = ("conv", "kernel", "recurrent", "bias", "head")
 B, T = 3, 4
 
@@ -80,6 +96,7 @@ def test_every_cell_is_built_by_the_recurrent_module():
 @SHAPES
 @pytest.mark.parametrize("n_classes", [1, 3])
 def test_forward_shape_dtype_and_gradients(name, cell, shape, n_classes):
+    skip_undeclared(name, shape)
     torch.manual_seed(0)
     model = build_model(tiny(name, cell, n_classes=n_classes), shape)
     assert model.window_shape == shape
@@ -96,6 +113,7 @@ def test_forward_shape_dtype_and_gradients(name, cell, shape, n_classes):
 @pytest.mark.parametrize(("name", "cell"), MODEL_CELL)
 @SHAPES
 def test_rows_of_a_batch_are_independent(name, cell, shape):
+    skip_undeclared(name, shape)
     torch.manual_seed(1)
     model = build_model(tiny(name, cell), shape).eval()
     x = windows(shape)
@@ -115,6 +133,7 @@ def test_rows_of_a_batch_are_independent(name, cell, shape):
 @pytest.mark.parametrize(("name", "cell"), MODEL_CELL)
 @SHAPES
 def test_state_dict_round_trip_weights_only(name, cell, shape):
+    skip_undeclared(name, shape)
     torch.manual_seed(2)
     saved = build_model(tiny(name, cell), shape).eval()
     buffer = io.BytesIO()
@@ -339,3 +358,83 @@ def test_every_applicable_initializer_applies(name, cell, part):
         with torch.no_grad():
             y = model(windows(RAW, batch=2))
         assert torch.isfinite(y).all(), (name, cell, part, init)
+
+
+# --------------------------------------------------------------------------- declarations
+
+
+@pytest.mark.parametrize("name", ALL_MODELS)
+@SHAPES
+def test_undeclared_window_kinds_are_refused(name, shape):
+    cfg = tiny(name, "none")
+    if window_kind(shape) in model_info(name).window_kinds:
+        assert build_model(cfg, shape).window_shape == shape
+    else:
+        with pytest.raises(ValueError, match=f"takes .*raw.* windows, got {window_kind(shape)}"):
+            build_model(cfg, shape)
+
+
+def test_the_feature_baseline_is_declared_fitted_on_raw_windows():
+    assert "bandpower_logreg" in FITTED and len(MODELS) >= 2
+    assert model_info("bandpower_logreg").window_kinds == ("raw",)
+    assert all(model_info(m).window_kinds == ("raw", "lfcc") for m in MODELS)
+
+
+# --------------------------------------------------------------------------- fitted models
+
+FITTED_CELL = [pytest.param(m, c, id=f"{m}-{c}") for m in FITTED for c in CELLS]
+
+
+@pytest.mark.parametrize(("name", "cell"), FITTED_CELL)
+def test_fitted_model_forward_rows_and_gradients(name, cell):
+    # Any model.cell is accepted (it does not apply); the head still takes gradients.
+    shape = RAW if "raw" in model_info(name).window_kinds else LFCC
+    torch.manual_seed(0)
+    model = build_model(tiny(name, cell), shape)
+    assert model.window_shape == shape
+    x = windows(shape)
+    y = model(x)
+    assert y.shape == (B, T) and y.dtype == torch.float32 and torch.isfinite(y).all()
+    y.sum().backward()
+    grads = [p.grad for p in trainable_parameters(model)]
+    assert grads and all(g is not None and torch.isfinite(g).all() for g in grads)
+    model.eval()
+    with torch.no_grad():
+        y = model(x)
+        for b in range(B):
+            assert torch.allclose(model(x[b : b + 1])[0], y[b], atol=1e-5, rtol=1e-5)
+        x2 = x.clone()
+        x2[1:] = 30 * torch.randn_like(x2[1:])
+        y2 = model(x2)
+        assert torch.equal(model(x), y)  # deterministic in evaluation
+    assert torch.allclose(y2[0], y[0], atol=1e-5, rtol=1e-5)
+    assert not torch.allclose(y2[1:], y[1:])
+
+
+@pytest.mark.parametrize("name", FITTED)
+def test_fitted_model_state_dict_round_trip_and_seed(name):
+    shape = RAW if "raw" in model_info(name).window_kinds else LFCC
+    torch.manual_seed(2)
+    saved = build_model(tiny(name, "none"), shape).eval()
+    torch.manual_seed(2)
+    again = build_model(tiny(name, "none"), shape)
+    assert all(torch.equal(v, again.state_dict()[k]) for k, v in saved.state_dict().items())
+    buffer = io.BytesIO()
+    torch.save(saved.state_dict(), buffer)
+    buffer.seek(0)
+    state = torch.load(buffer, weights_only=True)
+    torch.manual_seed(3)
+    loaded = build_model(tiny(name, "none"), shape).eval()
+    x = windows(shape)
+    with torch.no_grad():
+        expected = saved(x)
+        assert not torch.equal(loaded(x), expected)  # another seed, other weights
+        loaded.load_state_dict(state)
+        assert torch.equal(loaded(x), expected)
+    assert list(state) == list(saved.state_dict())
+
+
+@pytest.mark.parametrize("name", FITTED)
+def test_fitted_model_refuses_several_classes(name):
+    with pytest.raises(ValueError, match="n_classes"):
+        build_model(tiny(name, "none", n_classes=3), RAW)

@@ -16,17 +16,23 @@ Its parts are attributes, so that training can treat them separately:
 - ``model.head``: ``nn.Linear(F', n_classes)``.
 
 New architectures register with :func:`register_model` and must accept
-``(config: ModelConfig, window_shape: tuple[int, ...])``.
+``(config: ModelConfig, window_shape: tuple[int, ...])``. The registration declares which
+window kinds the model takes (``raw``, ``lfcc``; :func:`build_model` refuses the others) and
+whether it is ``fitted`` in one pass (``bandpower_logreg``,
+:class:`~seizure.models.baseline.BandPowerLogReg`: ``seizure train`` fits it instead of
+running gradient descent) rather than trained; :func:`model_info` returns the declaration.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import torch
 from torch import nn
 
+from seizure.models.baseline import BandPowerLogReg
 from seizure.models.config import CELLS, ModelConfig
 from seizure.models.frontend import Conv1dEncoder, Conv2dEncoder, InputNorm
 from seizure.models.init import applicable_initializers, initialize_
@@ -34,27 +40,88 @@ from seizure.models.recurrent import RecurrentStack, build_recurrent
 from seizure.models.regularization import LockedDropout, apply_freeze
 
 __all__ = [
+    "ModelInfo",
     "SeizureDetector",
     "available_cells",
     "available_models",
     "build_model",
+    "model_info",
     "register_model",
+    "window_kind",
 ]
 
 Builder = Callable[[ModelConfig, tuple[int, ...]], nn.Module]
 _REGISTRY: dict[str, Builder] = {}
+_INFO: dict[str, ModelInfo] = {}
+WINDOW_KINDS = ("raw", "lfcc")
 
 
-def register_model(name: str) -> Callable[[Builder], Builder]:
-    """Register ``builder(config, window_shape) -> nn.Module`` under ``name`` (a decorator)."""
+@dataclass(frozen=True)
+class ModelInfo:
+    """What a registered model declares.
+
+    Attributes
+    ----------
+    window_kinds : tuple of str
+        Window kinds it takes: ``raw`` ``(channels, samples)`` and/or ``lfcc``
+        ``(channels, frames, features)``.
+    fitted : bool
+        True for a model fitted in one pass on the train split's features
+        (:func:`seizure.training.baseline.fit_baseline`), False for one trained by gradient
+        descent (with the cells, initializers and regularization of ``model``).
+    """
+
+    window_kinds: tuple[str, ...] = WINDOW_KINDS
+    fitted: bool = False
+
+
+def register_model(
+    name: str, *, window_kinds: Sequence[str] = WINDOW_KINDS, fitted: bool = False
+) -> Callable[[Builder], Builder]:
+    """Register ``builder(config, window_shape) -> nn.Module`` under ``name`` (a decorator).
+
+    Parameters
+    ----------
+    name : str
+        The value of ``model.name`` that selects it.
+    window_kinds : sequence of {'raw', 'lfcc'}
+        Window kinds the model takes; :func:`build_model` refuses the others.
+    fitted : bool
+        Fitted in one pass rather than trained by gradient descent (see :class:`ModelInfo`).
+    """
+    kinds = tuple(window_kinds)
+    if not kinds or any(k not in WINDOW_KINDS for k in kinds):
+        raise ValueError(f"window_kinds must be a non-empty subset of {WINDOW_KINDS}, got {kinds}")
 
     def deco(builder: Builder) -> Builder:
         if name in _REGISTRY:
             raise ValueError(f"Model {name!r} is already registered")
         _REGISTRY[name] = builder
+        _INFO[name] = ModelInfo(kinds, fitted)
         return builder
 
     return deco
+
+
+def model_info(name: str) -> ModelInfo:
+    """Return the declaration of the registered model ``name``.
+
+    Raises
+    ------
+    ValueError
+        When ``name`` is not registered.
+    """
+    if name not in _INFO:
+        raise ValueError(
+            f"Invalid value for 'model.name': allowed values are "
+            f"{', '.join(available_models())}, got {name!r} instead"
+        )
+    return _INFO[name]
+
+
+def window_kind(window_shape: Sequence[int]) -> str:
+    """``'raw'`` for a ``(channels, samples)`` window shape, ``'lfcc'`` for a 3-D one."""
+    return "raw" if len(window_shape) == 2 else "lfcc"
 
 
 def available_models() -> list[str]:
@@ -171,6 +238,11 @@ def _cnn2d_rnn(config: ModelConfig, window_shape: tuple[int, ...]) -> nn.Module:
     return SeizureDetector(config, window_shape, encoder)
 
 
+@register_model("bandpower_logreg", window_kinds=("raw",), fitted=True)
+def _bandpower_logreg(config: ModelConfig, window_shape: tuple[int, ...]) -> nn.Module:
+    return BandPowerLogReg(config, window_shape)
+
+
 def _check_init(config: ModelConfig) -> None:
     for part in ("conv", "kernel", "recurrent", "bias", "head"):
         allowed = applicable_initializers(config.cell, part)
@@ -196,14 +268,16 @@ def build_model(config: ModelConfig, window_shape: Sequence[int]) -> nn.Module:
     Returns
     -------
     nn.Module
-        A :class:`SeizureDetector` in training mode on the CPU (float32). Random draws come
+        The registered model (a :class:`SeizureDetector`, or a
+        :class:`~seizure.models.baseline.BandPowerLogReg`) in training mode on the CPU
+        (float32). Random draws come
         from torch's global generator: seed it first for reproducible weights.
 
     Raises
     ------
     ValueError
-        Unknown ``config.name``, an invalid window shape, or an initializer that does not
-        apply to the chosen cell.
+        Unknown ``config.name``, an invalid window shape or one of a kind the model does not
+        take, or an initializer that does not apply to the chosen cell.
     """
     if config.name not in _REGISTRY:
         raise ValueError(
@@ -215,6 +289,13 @@ def build_model(config: ModelConfig, window_shape: Sequence[int]) -> nn.Module:
         raise ValueError(
             f"Invalid value for 'window_shape': expected (channels, samples) or "
             f"(channels, frames, features) of positive sizes, got {tuple(window_shape)} instead"
+        )
+    kinds = _INFO[config.name].window_kinds
+    if window_kind(shape) not in kinds:
+        raise ValueError(
+            f"Invalid value for 'window_shape': model {config.name!r} takes "
+            f"{' or '.join(kinds)} windows, got {window_kind(shape)} windows of shape "
+            f"{shape} instead"
         )
     _check_init(config)
     model = _REGISTRY[config.name](config, shape)

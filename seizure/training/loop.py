@@ -41,7 +41,9 @@ import numpy as np
 import torch
 
 from seizure.config import Config, from_dict
+from seizure.models.registry import model_info
 from seizure.training import metrics as M
+from seizure.training.baseline import fit_baseline
 from seizure.training.checkpoint import capture_rng_state, load_checkpoint, save_checkpoint
 from seizure.training.data import train_plan
 from seizure.training.distributed import DistInfo, any_rank, broadcast_flag, init_distributed
@@ -278,6 +280,12 @@ def train(
     -------
     TrainResult
 
+    Notes
+    -----
+    A model whose registration declares it ``fitted`` (``bandpower_logreg``) is fitted in
+    one pass by :func:`seizure.training.baseline.fit_baseline` instead, which writes the same
+    run folder; ``config.train``'s loop settings do not apply to it.
+
     Raises
     ------
     RunDirError, TrainingDataError (cache mismatch), ConfigError, NonFiniteLossError,
@@ -285,6 +293,10 @@ def train(
     FolderBusyError (another process is writing into the run folder)
     """
     run_dir = Path(run_dir)
+    if model_factory is None and model_info(config.model.name).fitted:  # bandpower_logreg
+        fit = fit_baseline(config, cache, run_dir, resume=resume, device=device,
+                           log=log or _default_log)  # fmt: skip
+        return TrainResult(fit.status, run_dir, 1, 0, fit.metric, fit.value, 1, fit.history)
     info, notes = init_distributed(device)
     say = (log or _default_log) if info.is_main else _silent
     lock = FolderLock(run_dir, ".lock", "run folder")
