@@ -23,8 +23,8 @@ from seizure.pipelines.results import (
 def row(cell: str, seed: int, sens: float | None, fa: float | None, *, ref: str = "",
         status: str = "finished", model: str = "cnn_rnn", reason: str = "") -> dict:  # fmt: skip
     return {
-        "run": f"{cell}__seed-{seed}", "cell": cell, "seed": seed, "reference": ref,
-        "group": "g", "model": model, "init": cell, "status": status,
+        "run": f"{cell}__seed-{seed}", "grid_cell": cell, "seed": seed,
+        "reference_cell": ref, "group": "g", "model_name": model, "init": cell, "status": status,
         "ovlp_sensitivity": sens, "ovlp_specificity": None, "ovlp_fa_per_24h": fa,
         "taes_sensitivity": None, "taes_specificity": None, "taes_fa_per_24h": None,
         "diverged": False, "stalled": False, "epochs": 2, "best_val_metric": None,
@@ -57,7 +57,7 @@ def test_cells_are_aggregated_and_compared_with_their_reference():
         row("c", 0, 0.2, 1.0, ref="a"), row("c", 1, 0.2, 1.0, ref="a"),
         row("c", 2, None, None, ref="a", status="failed", reason="RuntimeError: boom"),
     ]  # fmt: skip
-    cells = {c["cell"]: c for c in aggregate_cells(rows)}
+    cells = {c["grid_cell"]: c for c in aggregate_cells(rows)}
     a, b, c = cells["a"], cells["b"], cells["c"]
     assert (a["ovlp_sensitivity_mean"], a["ovlp_sensitivity_sd"]) == pytest.approx((0.8, 0.2))
     assert (a["ovlp_fa_per_24h_mean"], a["ovlp_fa_per_24h_sd"]) == pytest.approx((6.0, 3.0))
@@ -132,7 +132,7 @@ def test_seeds_expand_every_cell_and_the_baseline_comes_first(tmp_path):
                 "run", "fp", reason="ValueError: unknown model 'bandpower_logreg'"
             )
     rows = X.collect_results(runs, out)
-    assert [r["model"] for r in rows[:3]] == [BASELINE_MODEL] * 3
+    assert [r["model_name"] for r in rows[:3]] == [BASELINE_MODEL] * 3
     assert [r["run"] for r in rows[3:]] == [r.name for r in runs if r.cell != "baseline"]
     md = results_markdown(rows, X.load_grid(grid))
     assert "- The initializer cells use encoder_norm=none." in md

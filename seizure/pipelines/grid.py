@@ -439,7 +439,8 @@ def select_runs(
     ----------
     runs : sequence of RunSpec
     only : sequence of str
-        Names or patterns (comma-separated lists allowed); empty keeps every run.
+        Names or patterns (comma-separated lists allowed) of runs or of cells (a cell's
+        pattern selects all its seeds); empty keeps every run.
     index : int, optional
         Keep only the run at this position of the (filtered) list (a SLURM array index).
 
@@ -450,14 +451,18 @@ def select_runs(
     """
     chosen = list(runs)
     patterns = [p.strip() for item in only for p in item.split(",") if p.strip()]
+
+    def matches(run: RunSpec, pattern: str) -> bool:
+        return fnmatch.fnmatchcase(run.name, pattern) or fnmatch.fnmatchcase(run.cell, pattern)
+
     if patterns:
-        missing = [p for p in patterns if not any(fnmatch.fnmatchcase(r.name, p) for r in runs)]
+        missing = [p for p in patterns if not any(matches(r, p) for r in runs)]
         if missing:
             raise GridError(
                 f"--only: no run matches {', '.join(map(repr, missing))}; the runs are "
                 f"listed by --list"
             )
-        chosen = [r for r in runs if any(fnmatch.fnmatchcase(r.name, p) for p in patterns)]
+        chosen = [r for r in runs if any(matches(r, p) for p in patterns)]
     if index is not None:
         if not 0 <= index < len(chosen):
             raise GridError(

@@ -138,8 +138,8 @@ def collect_results(
     Returns
     -------
     list of dict
-        Keys: ``run``, ``cell``, ``seed``, ``reference``, ``group``, ``model``, one key per
-        axis, ``status`` (``finished``, ``failed``,
+        Keys: ``run``, ``grid_cell`` (the run's cell), ``seed``, ``reference_cell``,
+        ``group``, ``model_name``, one key per axis, ``status`` (``finished``, ``failed``,
         ``running``, ``interrupted`` or ``pending``), :data:`RESULT_COLUMNS` (fractions and
         FA per 24 h, None when not evaluated), ``diverged``, ``stalled``, ``epochs``,
         ``best_val_metric``, ``best_val_epoch``, ``reason``. In the order of ``runs``, except
@@ -152,11 +152,11 @@ def collect_results(
         status = run_record(run_dir)
         row: dict[str, Any] = {
             "run": spec.name,
-            "cell": spec.cell,
+            "grid_cell": spec.cell,
             "seed": spec.config.seed,
-            "reference": spec.reference,
+            "reference_cell": spec.reference,
             "group": spec.group,
-            "model": spec.config.model.name,
+            "model_name": spec.config.model.name,
         }
         for a in axes:
             row[a] = spec.axes.get(a, "")
@@ -180,7 +180,7 @@ def collect_results(
             reason = "diverged; scored the last best.pt before the non-finite loss"
         row["reason"] = reason.splitlines()[0] if reason else ""
         rows.append(row)
-    return sorted(rows, key=lambda r: r["model"] != BASELINE_MODEL)
+    return sorted(rows, key=lambda r: r["model_name"] != BASELINE_MODEL)
 
 
 def mean_sd(values: Sequence[Any]) -> tuple[float | None, float | None]:
@@ -222,13 +222,14 @@ def aggregate_cells(rows: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
     Parameters
     ----------
     rows : sequence of mapping
-        Rows of :func:`collect_results` (keys ``cell``, ``reference``, ``status``,
+        Rows of :func:`collect_results` (keys ``grid_cell``, ``reference_cell``, ``status``,
         :data:`CELL_METRICS`, ``diverged``, ``stalled``, ``reason``).
 
     Returns
     -------
     list of dict
-        In the order the cells first appear: ``cell``, ``group``, ``model``, ``reference``,
+        In the order the cells first appear: ``grid_cell``, ``group``, ``model_name``,
+        ``reference_cell``,
         the axes, ``runs``, ``finished``, ``diverged`` and ``stalled`` (counts), ``reason``
         (the first failure's), and per metric ``<m>_mean``, ``<m>_sd`` and
         ``<m>_within_seed_spread`` (see :func:`within_seed_spread`; None for the reference
@@ -236,12 +237,12 @@ def aggregate_cells(rows: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
     """
     cells: dict[str, list[Mapping[str, Any]]] = {}
     for r in rows:
-        cells.setdefault(str(r.get("cell", r["run"])), []).append(r)
+        cells.setdefault(str(r.get("grid_cell", r["run"])), []).append(r)
     out: dict[str, dict[str, Any]] = {}
     for cell, members in cells.items():
         first = members[0]
         entry: dict[str, Any] = {k: v for k, v in first.items() if k not in _PER_RUN}
-        entry["cell"] = cell
+        entry["grid_cell"] = cell
         done = [m for m in members if m["status"] == "finished"]
         entry["runs"], entry["finished"] = len(members), len(done)
         entry["diverged"] = sum(1 for m in members if m.get("diverged"))
@@ -252,7 +253,7 @@ def aggregate_cells(rows: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
             entry[f"{metric}_mean"], entry[f"{metric}_sd"] = mean, sd
         out[cell] = entry
     for entry in out.values():
-        ref = out.get(str(entry.get("reference") or ""))
+        ref = out.get(str(entry.get("reference_cell") or ""))
         for metric in CELL_METRICS:
             entry[f"{metric}_within_seed_spread"] = (
                 None
@@ -318,11 +319,11 @@ def _cell_table(rows: Sequence[Mapping[str, Any]], axes: Sequence[str]) -> list[
                        for h in head) + "|",
     ]  # fmt: skip
     for c in cells:
-        cells_md = [f"`{c['cell']}`", *(str(c.get(a, "")) for a in axes)]
+        cells_md = [f"`{c['grid_cell']}`", *(str(c.get(a, "")) for a in axes)]
         cells_md.append(f"{c['finished']}/{c['runs']}")
         cells_md += [_mean_sd(c, m, scale) for m, _, scale in _CELL_TABLE]
         cells_md += [str(c["diverged"]), str(c["stalled"])]
-        ref = c.get("reference") or ""
+        ref = c.get("reference_cell") or ""
         note = f"`{ref}`" if ref else "(reference)"
         if c["finished"] < c["runs"] and c["reason"]:
             note += "; " + c["reason"].replace("|", "\\|")[:160]
@@ -356,13 +357,13 @@ def results_markdown(rows: Sequence[Mapping[str, Any]], grid: ExperimentGrid | N
         f"window AUROC never exceeded chance (0.5) by more than "
         f"{grid.stall_margin if grid else 0.02:g}."
     )
-    if any(r.get("model") == BASELINE_MODEL for r in rows):
+    if any(r.get("model_name") == BASELINE_MODEL for r in rows):
         summary += (
             f" The first rows are the feature baseline (`{BASELINE_MODEL}`): what the "
             "networks add is their distance from it."
         )
     lines += [summary, ""]
-    cells = {r.get("cell", r["run"]) for r in rows}
+    cells = {r.get("grid_cell", r["run"]) for r in rows}
     if len(cells) < len(rows):
         lines += _cell_table(rows, axes)
         lines += ["## Runs", ""]
@@ -386,11 +387,11 @@ def results_markdown(rows: Sequence[Mapping[str, Any]], grid: ExperimentGrid | N
 
 _FIXED = {
     "run",
-    "cell",
+    "grid_cell",
     "seed",
-    "reference",
+    "reference_cell",
     "group",
-    "model",
+    "model_name",
     "status",
     *RESULT_COLUMNS,
     "diverged",
@@ -401,7 +402,7 @@ _FIXED = {
     "reason",
 }
 #: Keys of a run's row that the cell's entry does not copy.
-_PER_RUN = _FIXED - {"cell", "reference", "group", "model"}
+_PER_RUN = _FIXED - {"grid_cell", "reference_cell", "group", "model_name"}
 
 
 def results_csv(rows: Sequence[Mapping[str, Any]]) -> str:
@@ -413,13 +414,13 @@ def results_csv(rows: Sequence[Mapping[str, Any]]) -> str:
     """
     if not rows:
         return ""
-    cells = {c["cell"]: c for c in aggregate_cells(rows)}
+    cells = {c["grid_cell"]: c for c in aggregate_cells(rows)}
     extra = [f"{m}_{k}" for m in CELL_METRICS for k in ("mean", "sd", "within_seed_spread")]
     buf = io.StringIO()
     writer = csv.DictWriter(buf, fieldnames=[*rows[0], *extra], lineterminator="\n")
     writer.writeheader()
     for r in rows:
-        cell = cells[str(r.get("cell", r["run"]))]
+        cell = cells[str(r.get("grid_cell", r["run"]))]
         full = {**r, **{k: cell[k] for k in extra}}
         writer.writerow({k: "" if v is None else v for k, v in full.items()})
     return buf.getvalue()
