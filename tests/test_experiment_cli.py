@@ -19,18 +19,19 @@ def test_list_prints_index_and_name_of_every_run():
     result = CliRunner().invoke(main, ["experiment", PAPER, "--list"])
     assert result.exit_code == 0, result.output
     lines = result.output.splitlines()
-    assert len(lines) == 36
-    assert lines[0] == "0\tinit-orthogonal__cell-lstm"
-    assert lines[-1] == "35\tcnn-only"
-    assert f"{2 * len(KERAS_INITIALIZERS) - 1}\tinit-he_uniform__cell-gru" in lines
+    assert len(lines) == 35 * 3  # 3 seeds per cell; variance_scaling is not a cell
+    assert lines[0] == "0\tinit-orthogonal__cell-lstm__seed-0"
+    assert lines[-1] == "104\tcnn-only__seed-2"
+    n_inits = len(KERAS_INITIALIZERS) - 1
+    assert f"{2 * n_inits * 3 - 1}\tinit-he_uniform__cell-gru__seed-2" in lines
 
 
 def test_list_with_only_renumbers_for_array_indices():
     result = CliRunner().invoke(main, ["experiment", PAPER, "--list", "--only", "*__cell-gru"])
     assert result.exit_code == 0, result.output
     lines = result.output.splitlines()
-    assert len(lines) == 16
-    assert lines[0] == "0\tinit-orthogonal__cell-gru"
+    assert len(lines) == 15 * 3  # a cell's pattern selects its seeds
+    assert lines[0] == "0\tinit-orthogonal__cell-gru__seed-0"
 
 
 def test_usage_errors_exit_2_with_the_reason(tmp_path):

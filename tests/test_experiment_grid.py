@@ -12,7 +12,15 @@ from seizure.pipelines.experiment import GridError, expand_grid, load_grid, sele
 
 PAPER = Path(__file__).resolve().parents[1] / "seizure" / "configs" / "experiments" / "paper.yaml"
 REGULARIZERS = ("none", "l1", "l2", "l1_l2", "dropout", "gaussian_noise")
-EXTRAS = ("minimal-critical", "lstm-chrono", "esn", "cnn-only")
+EXTRAS = ("baseline", "minimal-timescale", "lstm-chrono", "esn", "cnn-only")
+#: variance_scaling (Keras 2 default) is lecun_normal: not a cell of the paper grid.
+PAPER_INITS = tuple(i for i in KERAS_INITIALIZERS if i != "variance_scaling")
+SEEDS = 3
+
+
+def cells(runs):
+    """One run per cell (its seed 0)."""
+    return [r for r in runs if r.seed_index == 0]
 
 
 def write(path: Path, text: str) -> Path:
@@ -26,18 +34,33 @@ def write(path: Path, text: str) -> Path:
 
 def test_paper_grid_gives_exactly_the_papers_runs_in_order():
     runs = expand_grid(PAPER)
-    expected = [f"init-{i}__cell-{c}" for i in KERAS_INITIALIZERS for c in ("lstm", "gru")]
+    expected = [f"init-{i}__cell-{c}" for i in PAPER_INITS for c in ("lstm", "gru")]
     expected += [f"reg-{r}__cell-{c}" for r in REGULARIZERS for c in ("lstm", "gru")]
     expected += list(EXTRAS)
-    assert [r.name for r in runs] == expected
-    assert len(runs) == 10 * 2 + 6 * 2 + 4
+    assert [r.cell for r in cells(runs)] == expected
+    assert [r.name for r in runs] == [f"{c}__seed-{k}" for c in expected for k in range(SEEDS)]
+    assert len(runs) == (9 * 2 + 6 * 2 + 5) * SEEDS
     assert [r.index for r in runs] == list(range(len(runs)))
+    # the seeds of a cell differ in their seed only
+    for k in range(0, len(runs), SEEDS):
+        seeds = runs[k : k + SEEDS]
+        assert [r.config.seed for r in seeds] == [0, 1, 2]
+        assert len({(r.cell, r.config.model, r.config.train) for r in seeds}) == 1
 
 
-@pytest.mark.parametrize("init", KERAS_INITIALIZERS)
+def test_paper_initializer_cells_use_the_encoder_without_batchnorm():
+    for run in cells(expand_grid(PAPER)):
+        expected = "none" if run.group == "initializers" else "batch"
+        assert run.config.model.encoder_norm == expected, run.name
+    grid = load_grid(PAPER)
+    assert any("encoder_norm=none" in n for n in grid.notes)
+    assert any("variance_scaling" in n and "lecun_normal" in n for n in grid.notes)
+
+
+@pytest.mark.parametrize("init", PAPER_INITS)
 @pytest.mark.parametrize("cell", ["lstm", "gru"])
 def test_paper_initializer_runs_set_every_weight(init, cell):
-    (run,) = [r for r in expand_grid(PAPER) if r.name == f"init-{init}__cell-{cell}"]
+    (run,) = [r for r in cells(expand_grid(PAPER)) if r.cell == f"init-{init}__cell-{cell}"]
     m = run.config.model
     assert run.axes == {"init": init, "cell": cell}
     assert run.group == "initializers"
@@ -50,7 +73,7 @@ def test_paper_initializer_runs_set_every_weight(init, cell):
 
 
 def test_paper_regularizer_runs():
-    runs = {r.name: r.config.model for r in expand_grid(PAPER)}
+    runs = {r.cell: r.config.model for r in cells(expand_grid(PAPER))}
     expect = {
         "none": (0.0, 0.0, 0.0, 0.0),
         "l1": (1e-5, 0.0, 0.0, 0.0),
@@ -71,8 +94,9 @@ def test_paper_regularizer_runs():
 
 
 def test_paper_extra_runs_use_the_model_configs():
-    runs = {r.name: r.config.model for r in expand_grid(PAPER)}
-    minimal = runs["minimal-critical"]
+    runs = {r.cell: r.config.model for r in cells(expand_grid(PAPER))}
+    assert runs["baseline"].name == "bandpower_logreg"
+    minimal = runs["minimal-timescale"]
     assert minimal.cell == "minimal"
     assert (minimal.init.kernel, minimal.init.recurrent, minimal.init.bias) == ("critical",) * 3
     assert runs["lstm-chrono"].cell == "lstm" and runs["lstm-chrono"].init.bias == "chrono"
@@ -83,7 +107,7 @@ def test_paper_extra_runs_use_the_model_configs():
 def test_paper_quick_shrinks_every_run_but_keeps_what_it_compares():
     full = {r.name: r.config for r in expand_grid(PAPER)}
     quick = expand_grid(PAPER, quick=True)
-    assert [r.name for r in quick] == list(full)
+    assert [r.name for r in quick] == [n for n in full if not n.endswith("__seed-2")]
     for run in quick:
         c = run.config
         assert c.model.hidden_size == 16 and c.model.num_layers == 1
@@ -96,7 +120,8 @@ def test_paper_quick_shrinks_every_run_but_keeps_what_it_compares():
 def test_overrides_from_the_command_line_come_last():
     runs = expand_grid(PAPER, quick=True, overrides=["train.epochs=1", "seed=7"])
     assert {r.config.train.epochs for r in runs} == {1}
-    assert {r.config.seed for r in runs} == {7}
+    assert {r.config.seed for r in runs if r.seed_index == 0} == {7}
+    assert {r.config.seed for r in runs if r.seed_index == 1} == {8}
 
 
 def test_base_config_dict_sets_the_preprocessing():

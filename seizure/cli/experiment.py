@@ -19,8 +19,8 @@ from seizure.cli.common import ConfigFile, config_options, device_option, verbos
 @click.option(
     "--quick",
     is_flag=True,
-    help="Apply the grid's quick settings (tiny model, 1-2 epochs): the whole paper grid on "
-    "the demo corpus on a CPU in under 30 minutes.",
+    help="Apply the grid's quick settings (tiny model, 1-2 epochs, fewer seeds: 2 for the "
+    "paper grid) to show the machinery on the demo corpus on a CPU.",
 )
 @click.option(
     "--only",
@@ -70,7 +70,8 @@ def command(
     and the others go on.
 
     At the end OUT/results.md and OUT/results.csv hold one row per run (OVLP and TAES
-    sensitivity, specificity and FA/24h; whether training diverged or stalled) and
+    sensitivity, specificity and FA/24h; whether training diverged or stalled), results.md
+    also one row per cell with mean +- sd over its seeds (runs NAME__seed-N), and
     OUT/validation_curves.png the validation curves per initializer. --config and --set
     apply to every run, after the grid's settings.
 

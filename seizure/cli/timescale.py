@@ -72,8 +72,10 @@ def command(
     as_json: bool,
 ) -> None:
     """Report how long a model remembers: mean-field chi and xi (vanilla, minimal), gate
-    timescales (LSTM, GRU, minimal), the top Lyapunov timescale tau (any cell; in steps and
-    seconds) and the spread of the Jacobian's singular values.
+    timescales (LSTM, GRU, minimal), the top Lyapunov exponent and its timescale tau (any
+    cell; in steps and seconds), the mean Lyapunov exponent (which 1/2 ln chi predicts), the
+    state's second moment measured and by mean field, and the spread of the Jacobian's
+    singular values.
 
     Without --checkpoint the model is freshly initialized from the config (seeded by
     'seed'); the window shape comes from the checkpoint, the cache, or else the preprocess
@@ -171,11 +173,23 @@ def _format(r: dict[str, Any]) -> str:
             f"tau = {_num(r['lyapunov_tau_steps'], ' steps')} "
             f"= {_num(r['lyapunov_tau_seconds'], ' s')}"
         )
+        lines.append(f"mean Lyapunov exponent: {r['mean_lyapunov_exponent']:.4g} per step")
+        if r["predicted_exponent"] is not None:
+            lines.append(
+                f"mean-field prediction 1/2 ln chi: {r['predicted_exponent']:.4g} per step "
+                "(predicts the mean exponent, not the top one)"
+            )
         for e in r["layers"]:
             extra = f", chi {e['chi']:.4f}" if "chi" in e else ""
+            if "predicted_exponent" in e and e["predicted_exponent"] is not None:
+                extra += f", 1/2 ln chi {e['predicted_exponent']:.4g}"
+            q = f"q measured {e['q_measured']:.3g}"
+            if "q_star" in e:
+                q += f", mean field {e['q_star']:.3g}"
             lines.append(
-                f"  layer {e['layer']} {e['direction']}: tau "
-                f"{_num(e['lyapunov_tau_steps'], ' steps')}{extra}"
+                f"  layer {e['layer']} {e['direction']}: top {e['lyapunov_exponent']:.4g}, "
+                f"mean {e['mean_lyapunov_exponent']:.4g}, tau "
+                f"{_num(e['lyapunov_tau_steps'], ' steps')}{extra}; {q}"
             )
     else:
         lines.append("no recurrence: nothing is remembered across windows")

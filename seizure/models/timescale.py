@@ -15,10 +15,24 @@ Four views of how long a network remembers, for a freshly initialized model or a
    ``lambda_1`` of the state dynamics driven by real or synthetic input, by Benettin's method
    (perturb the state by ``eps``, step both trajectories, measure the growth, renormalise
    the perturbation, average the log growth), and ``tau = -1 / lambda_1`` steps (infinite
-   when ``lambda_1 >= 0``). In the mean-field limit ``lambda_1 = 1/2 ln chi``, so
-   ``tau = 2 xi``.
+   when ``lambda_1 >= 0``), and the **mean** exponent of the spectrum,
+   ``(1/N) mean_t ln |det J_t|`` (``J_t`` the state-to-state Jacobian of step ``t``,
+   ``N`` the state size). ``chi`` is the mean squared gain of a *random* direction, so
+   ``1/2 ln chi`` predicts the mean exponent, not the top one: on the minimalRNN of
+   ``models/minimal_critical`` the mean exponent matches it within a few percent while the
+   top one is about 40% slower (the state remembers longest along its slowest direction).
 4. **Dynamical isometry** (small networks): singular values of the state-to-state Jacobian
    ``d s_T / d s_0`` over ``T`` steps (product of the per-step Jacobians) of the first layer.
+
+Mean field and measured state
+-----------------------------
+The mean-field closure assumes zero-mean inputs that are independent from step to step. The
+report gives, per layer and direction, the closure's state second moment ``q_star`` next to
+the one measured on the driven trajectory (``q_measured``, the mean of ``s_t^2`` after the
+burn-in). A CNN encoder's features have a non-zero mean (ELU outputs, a global average), so
+the minimalRNN's gate, which averages its latent input over ``~xi`` steps, keeps that mean:
+the closure predicts ``q_h = 0.0002`` where the state holds ``0.023`` (see
+``docs/mean_field.md`` for the command).
 
 Every layer and direction is analysed separately, driven by the sequence it sees in the full
 network (the output of the layer below); the reported ``lyapunov_tau_steps`` and ``chi`` are
@@ -43,6 +57,7 @@ __all__ = [
     "jacobian_spectrum",
     "lyapunov_exponent",
     "mean_field_layer",
+    "trajectory_statistics",
     "synthetic_windows",
     "timescale_report",
 ]
@@ -110,6 +125,60 @@ def lyapunov_exponent(
         d = eps * diff / norm
         s = s_next
     return float(total.mean() / (steps - burn_in))
+
+
+def trajectory_statistics(
+    layer: RecurrentLayer,
+    inputs: torch.Tensor,
+    direction: int = 0,
+    burn_in: int = 100,
+    max_steps: int = 500,
+    eps: float = 1e-6,
+) -> dict[str, float]:
+    """Mean Lyapunov exponent and state second moment of one direction on a driven trajectory.
+
+    Parameters
+    ----------
+    layer : RecurrentLayer
+    inputs : Tensor, shape (T, in)
+        Driving sequence; the state starts at zero.
+    direction : int
+        0 forward, 1 backward (reads ``inputs`` reversed).
+    burn_in : int
+        Steps run before averaging; must be < T.
+    max_steps : int
+        At most this many steps after the burn-in enter the averages (one Jacobian each).
+    eps : float
+        Finite-difference step of the Jacobian (use float64 weights).
+
+    Returns
+    -------
+    dict
+        ``mean_exponent``: ``(1/N) mean_t ln |det J_t|`` in nats per step, the mean of the
+        Lyapunov spectrum (``N`` the state size); ``q_measured``: ``mean_t mean_i s_{t,i}^2``.
+    """
+    steps = inputs.shape[0]
+    if not 0 <= burn_in < steps:
+        raise ValueError(f"burn_in must be in [0, {steps}), got {burn_in}")
+    p = next(layer.parameters())
+    x = (inputs if direction == 0 else inputs.flip(0)).to(device=p.device, dtype=p.dtype)
+    n = layer.state_size
+    s = torch.zeros(1, n, dtype=p.dtype, device=p.device)
+    basis = eps * torch.eye(n, dtype=p.dtype, device=p.device)
+    logdets, q = [], []
+    with torch.no_grad():
+        for t in range(min(steps, burn_in + max_steps)):
+            xt = x[t : t + 1]
+            s_next = layer.step(xt, s, direction)
+            if t >= burn_in:  # J_t by forward differences, one batched step of N states
+                jac = (layer.step(xt.expand(n, -1), s + basis, direction) - s_next) / eps
+                logdets.append(float(torch.linalg.slogdet(jac.double())[1]))
+                q.append(float(s_next.double().square().mean()))
+            s = s_next
+    return {
+        "mean_exponent": float(np.mean(logdets)) / layer.state_size,
+        "q_measured": float(np.mean(q)),
+    }
 
 
 def jacobian_spectrum(
@@ -281,9 +350,14 @@ def timescale_report(
     -------
     dict
         JSON-serialisable (infinite values are None): ``cell``, ``chi``, ``xi_steps``,
-        ``gate_tau_steps`` (``{"mean", "max"}`` or None), ``lyapunov_exponent``,
-        ``lyapunov_tau_steps``, ``lyapunov_tau_seconds``, ``jacobian`` (or None),
-        ``layers`` (per layer and direction), ``steps``, ``seconds_per_step``, ``input``.
+        ``predicted_exponent`` (``1/2 ln chi``, or None), ``gate_tau_steps``
+        (``{"mean", "max"}`` or None), ``lyapunov_exponent`` (the top one),
+        ``mean_lyapunov_exponent`` (the mean of the spectrum), ``lyapunov_tau_steps``,
+        ``lyapunov_tau_seconds``, ``jacobian`` (or None), ``layers`` (per layer and
+        direction: the exponents, ``q_measured`` and, for vanilla and minimal cells, ``chi``,
+        ``xi_steps``, ``predicted_exponent`` and the mean-field ``q_star``), ``steps``,
+        ``seconds_per_step``, ``input``. The report-level exponents and ``chi`` are those of
+        the slowest layer and direction (largest top exponent).
     """
     cell = model.config.cell
     window_shape = tuple(model.window_shape)
@@ -299,8 +373,10 @@ def timescale_report(
         "seconds_per_step": seconds_per_step,
         "chi": None,
         "xi_steps": None,
+        "predicted_exponent": None,
         "gate_tau_steps": None,
         "lyapunov_exponent": None,
+        "mean_lyapunov_exponent": None,
         "lyapunov_tau_steps": 0.0,
         "lyapunov_tau_seconds": 0.0,
         "jacobian": None,
@@ -313,30 +389,40 @@ def timescale_report(
     feats = _features(model, windows)
     inputs = [x[0] for x in rnn.layer_inputs(feats[None])]
     burn = min(burn_in, n // 5)
-    lams, chis = [], []
+    entries = []
     for index, (layer, x) in enumerate(zip(rnn.layers, inputs)):
         for d in range(layer.num_directions):
             lam = lyapunov_exponent(layer, x, d, burn_in=burn, seed=seed)
+            stats = trajectory_statistics(layer, x, d, burn_in=burn)
             entry: dict[str, Any] = {
                 "layer": index,
                 "direction": "forward" if d == 0 else "backward",
                 "lyapunov_exponent": lam,
+                "mean_lyapunov_exponent": stats["mean_exponent"],
                 "lyapunov_tau_steps": _finite(_tau(lam)),
+                "q_measured": stats["q_measured"],
             }
             mf = mean_field_layer(layer, x, d)
             if mf is not None:
-                entry.update(chi=mf["chi"], xi_steps=_finite(mf["xi_steps"]))
-                chis.append(mf["chi"])
-            lams.append(lam)
-            report["layers"].append(entry)
-    lam = max(lams)
+                entry.update(
+                    chi=mf["chi"],
+                    xi_steps=_finite(mf["xi_steps"]),
+                    predicted_exponent=0.5 * math.log(mf["chi"]) if mf["chi"] > 0 else None,
+                    q_star=mf["q_star"],
+                )
+            entries.append(entry)
+    report["layers"] = entries
+    slowest = max(entries, key=lambda e: e["lyapunov_exponent"])
+    lam = slowest["lyapunov_exponent"]
     report["lyapunov_exponent"] = lam
+    report["mean_lyapunov_exponent"] = slowest["mean_lyapunov_exponent"]
     report["lyapunov_tau_steps"] = _finite(_tau(lam))
     report["lyapunov_tau_seconds"] = _finite(_tau(lam) * seconds_per_step)
-    if chis:
-        chi = max(chis)
+    if "chi" in slowest:
+        chi = slowest["chi"]
         report["chi"] = chi
         report["xi_steps"] = _finite(_tau(math.log(chi))) if chi > 0 else 0.0
+        report["predicted_exponent"] = slowest["predicted_exponent"]
     first = rnn.layers[0]
     if jacobian_steps > 0 and first.state_size <= max_jacobian_state:
         j_burn = min(burn, max(0, n - jacobian_steps))

@@ -17,6 +17,18 @@ A YAML file (see the shipped ``seizure/configs/experiments/paper.yaml``) with:
     ``init-he_normal__cell-gru``.
 ``runs``
     Extra named runs: ``name -> overrides``.
+``seeds``
+    Seeds per cell (default 1). With more than one, every cell (a combination of axis
+    values, or an extra run) runs once per seed: the run names get ``__seed-N`` and the run's
+    ``seed`` is the resolved config's ``seed + N`` (N = 0, 1, ...). ``quick`` may hold its own
+    ``seeds:`` for ``--quick``.
+``notes``
+    A list of sentences printed under the description in ``results.md`` (what the grid
+    leaves out and why, which encoder a grid uses).
+``reference``
+    The cell every other cell is compared with in the results table (default: the first
+    cell of each grid for that grid's cells, and the first cell of the first grid for the
+    extra runs); a name of a cell, e.g. ``init-orthogonal__cell-lstm``.
 
 Overrides (an axis value or an extra run) are either a list of ``key=value`` strings or a
 mapping with ``config:`` and ``set:``. Also optional: ``split`` (evaluated split, default
@@ -27,7 +39,9 @@ Order of resolution for one run: the cache's preprocessing, then the files of ba
 value, quick, then the overrides of base, grid, value, quick, then ``--set`` from the command
 line.
 
-A run's outputs go to ``OUT/runs/<name>`` (:func:`run_dir_of`).
+A run's outputs go to ``OUT/runs/<name>`` (:func:`run_dir_of`). Seeds are applied after
+everything else, as an offset to the resolved ``seed`` (so ``--set seed=7`` gives seeds 7, 8,
+9).
 """
 
 from __future__ import annotations
@@ -35,7 +49,7 @@ from __future__ import annotations
 import fnmatch
 import itertools
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -57,6 +71,7 @@ __all__ = [
     "load_grid",
     "run_dir_of",
     "run_record",
+    "seed_count",
     "select_runs",
 ]
 
@@ -106,6 +121,14 @@ class ExperimentGrid:
     stall_margin : float
     plot_axis, plot_metric : str
     description : str
+    seeds : int
+        Seeds per cell.
+    quick_seeds : int or None
+        Seeds per cell with ``--quick`` (None: ``seeds``).
+    reference : str
+        Cell the extra runs are compared with ("" : the first cell of the first grid).
+    notes : tuple of str
+        Printed under the description in ``results.md``.
     """
 
     path: Path
@@ -118,6 +141,10 @@ class ExperimentGrid:
     plot_axis: str = "init"
     plot_metric: str = "window_auroc"
     description: str = ""
+    seeds: int = 1
+    quick_seeds: int | None = None
+    reference: str = ""
+    notes: tuple[str, ...] = ()
 
 
 @dataclass
@@ -137,7 +164,13 @@ class RunSpec:
     config_files : tuple of Path
     overrides : tuple of str
     config : Config
-        The resolved config.
+        The resolved config (its ``seed`` includes the seed offset).
+    cell : str
+        The name without the seed suffix: the runs of one cell differ only in their seed.
+    seed_index : int
+        ``N`` of the ``__seed-N`` suffix (0 when the grid has one seed).
+    reference : str
+        The cell this run's cell is compared with in the results ("" for none).
     """
 
     index: int
@@ -147,6 +180,13 @@ class RunSpec:
     config_files: tuple[Path, ...]
     overrides: tuple[str, ...]
     config: Config
+    cell: str = ""
+    seed_index: int = 0
+    reference: str = ""
+
+    def __post_init__(self) -> None:
+        if not self.cell:
+            self.cell = self.name
 
 
 def _where(path: Path, key: str) -> str:
@@ -219,6 +259,7 @@ def load_grid(path: str | Path) -> ExperimentGrid:
     if not isinstance(data, Mapping):
         raise GridError(f"{path}: expected a mapping at the top level")
     known = {"description", "base", "quick", "grids", "runs", "split", "stall_margin", "plot"}
+    known |= {"seeds", "reference", "notes"}
     unknown = sorted(set(data) - known)
     if unknown:
         raise GridError(
@@ -257,10 +298,15 @@ def load_grid(path: str | Path) -> ExperimentGrid:
         for n, s in runs_raw.items()
     )
     plot = data.get("plot") or {}
+    quick_raw = data.get("quick")
+    quick_seeds = None
+    if isinstance(quick_raw, Mapping) and "seeds" in quick_raw:
+        quick_raw = dict(quick_raw)
+        quick_seeds = _seeds(quick_raw.pop("seeds"), path, "quick.seeds")
     grid = ExperimentGrid(
         path=path,
         base=_settings(data.get("base"), path, "base"),
-        quick=_settings(data.get("quick"), path, "quick"),
+        quick=_settings(quick_raw, path, "quick"),
         grids=tuple(grids),
         runs=runs,
         split=str(data.get("split", "eval")),
@@ -268,8 +314,17 @@ def load_grid(path: str | Path) -> ExperimentGrid:
         plot_axis=str(plot.get("axis", "init")),
         plot_metric=str(plot.get("metric", "window_auroc")),
         description=str(data.get("description", "")),
+        seeds=_seeds(data.get("seeds", 1), path, "seeds"),
+        quick_seeds=quick_seeds,
+        reference=str(data.get("reference") or ""),
+        notes=_notes(data.get("notes"), path),
     )
     names = [n for n, _ in _names(grid)]
+    if grid.reference and grid.reference not in names:
+        raise GridError(
+            f"{_where(path, 'reference')}: {grid.reference!r} is not a cell of the grid; the "
+            f"cells are {', '.join(names)}"
+        )
     dupes = sorted({n for n in names if names.count(n) > 1})
     if dupes:
         raise GridError(f"{path}: duplicate run name(s) {', '.join(dupes)}")
@@ -278,17 +333,45 @@ def load_grid(path: str | Path) -> ExperimentGrid:
     return grid
 
 
+def _notes(value: Any, path: Path) -> tuple[str, ...]:
+    if value is None:
+        return ()
+    if isinstance(value, str):
+        value = [value]
+    if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+        raise GridError(f"{_where(path, 'notes')}: expected a list of sentences, got {value!r}")
+    return tuple(" ".join(v.split()) for v in value)
+
+
+def _seeds(value: Any, path: Path, key: str) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise GridError(f"{_where(path, key)}: expected a whole number >= 1, got {value!r}")
+    return value
+
+
 def _names(grid: ExperimentGrid) -> list[tuple[str, Any]]:
-    """(name, (group, axes dict, [Settings...])) of every run, in order."""
+    """(cell name, (group, axes dict, [Settings...], reference cell)) of every cell, in order."""
     out: list[tuple[str, Any]] = []
+    first_of_all = ""
     for g in grid.grids:
+        first = ""
         for combo in itertools.product(*[a.values for a in g.axes]):
             axes = {a.name: v for a, (v, _) in zip(g.axes, combo)}
             name = "__".join(f"{a}-{v}" for a, v in axes.items())
-            out.append((name, (g.name, axes, [g.settings, *(s for _, s in combo)])))
+            first = first or name
+            first_of_all = first_of_all or name
+            ref = grid.reference or first
+            out.append((name, (g.name, axes, [g.settings, *(s for _, s in combo)], ref)))
     for name, settings in grid.runs:
-        out.append((name, ("runs", {}, [settings])))
+        out.append((name, ("runs", {}, [settings], grid.reference or first_of_all)))
     return out
+
+
+def seed_count(grid: ExperimentGrid, quick: bool = False) -> int:
+    """Seeds per cell of ``grid`` (with ``--quick``: the quick count when the grid sets one)."""
+    if quick and grid.quick_seeds is not None:
+        return grid.quick_seeds
+    return grid.seeds
 
 
 def expand_grid(
@@ -324,8 +407,9 @@ def expand_grid(
     """
     if not isinstance(grid, ExperimentGrid):
         grid = load_grid(grid)
-    specs = []
-    for index, (name, (group, axes, parts)) in enumerate(_names(grid)):
+    n_seeds = seed_count(grid, quick)
+    specs: list[RunSpec] = []
+    for cell, (group, axes, parts, ref) in _names(grid):
         layers = [grid.base, *parts] + ([grid.quick] if quick else [])
         files = tuple(f for s in layers for f in s.config)
         files += tuple(Path(f).resolve() for f in config_files)
@@ -333,8 +417,16 @@ def expand_grid(
         try:
             config = load_config(list(files), list(sets), base=dict(base or {}))
         except ConfigError as err:
-            raise GridError(f"{grid.path}: run {name!r}: {err}") from err
-        specs.append(RunSpec(index, name, group, dict(axes), files, sets, config))
+            raise GridError(f"{grid.path}: run {cell!r}: {err}") from err
+        for k in range(n_seeds):
+            name = cell if n_seeds == 1 else f"{cell}__seed-{k}"
+            seeded = replace(config, seed=config.seed + k)
+            reference = "" if ref == cell else ref
+            specs.append(
+                RunSpec(
+                    len(specs), name, group, dict(axes), files, sets, seeded, cell, k, reference
+                )
+            )
     return specs
 
 
@@ -347,7 +439,8 @@ def select_runs(
     ----------
     runs : sequence of RunSpec
     only : sequence of str
-        Names or patterns (comma-separated lists allowed); empty keeps every run.
+        Names or patterns (comma-separated lists allowed) of runs or of cells (a cell's
+        pattern selects all its seeds); empty keeps every run.
     index : int, optional
         Keep only the run at this position of the (filtered) list (a SLURM array index).
 
@@ -358,14 +451,18 @@ def select_runs(
     """
     chosen = list(runs)
     patterns = [p.strip() for item in only for p in item.split(",") if p.strip()]
+
+    def matches(run: RunSpec, pattern: str) -> bool:
+        return fnmatch.fnmatchcase(run.name, pattern) or fnmatch.fnmatchcase(run.cell, pattern)
+
     if patterns:
-        missing = [p for p in patterns if not any(fnmatch.fnmatchcase(r.name, p) for r in runs)]
+        missing = [p for p in patterns if not any(matches(r, p) for r in runs)]
         if missing:
             raise GridError(
                 f"--only: no run matches {', '.join(map(repr, missing))}; the runs are "
                 f"listed by --list"
             )
-        chosen = [r for r in runs if any(fnmatch.fnmatchcase(r.name, p) for p in patterns)]
+        chosen = [r for r in runs if any(matches(r, p) for p in patterns)]
     if index is not None:
         if not 0 <= index < len(chosen):
             raise GridError(
