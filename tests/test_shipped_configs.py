@@ -200,7 +200,7 @@ def test_the_wheel_ships_every_config(wheel):
 
 
 @pytest.mark.slow
-def test_an_installed_wheel_runs_synth_and_preprocess_outside_the_repository(wheel, tmp_path):
+def test_an_installed_wheel_runs_synth_preprocess_and_plot_outside_the_repository(wheel, tmp_path):
     """A fresh venv holding only the wheel (not editable); its dependencies come from this
     interpreter's site-packages through a ``.pth`` file, which does not run the ``.pth`` files
     there (so the editable install of the checkout stays out of sight)."""
@@ -241,3 +241,8 @@ def test_an_installed_wheel_runs_synth_and_preprocess_outside_the_repository(whe
     assert "features: lfcc" in (work / "cache" / "config.yaml").read_text()
     # the repository path of the documentation works too
     run("preprocess", "corpus", "cache", "--config", "configs/preprocess/tcp_lfcc.yaml")
+    # and a picture of a recording with its reference annotations
+    edf = sorted((work / "corpus").rglob("*.edf"))[0]
+    run("plot", str(edf), "--ref", str(edf.with_suffix(".csv_bi")), "--span", "20", "--out",
+        "snap.png")  # fmt: skip
+    assert (work / "snap.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
