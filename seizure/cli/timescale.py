@@ -71,11 +71,12 @@ def command(
     jacobian_steps: int,
     as_json: bool,
 ) -> None:
-    """Report how long a model remembers: mean-field chi and xi (vanilla, minimal), gate
-    timescales (LSTM, GRU, minimal), the top Lyapunov exponent and its timescale tau (any
-    cell; in steps and seconds), the mean Lyapunov exponent (which 1/2 ln chi predicts), the
-    state's second moment measured and by mean field, and the spread of the Jacobian's
-    singular values.
+    """Report how long a model remembers.
+
+    Prints mean-field chi and xi (vanilla, minimal), gate timescales (LSTM, GRU, minimal),
+    the top Lyapunov exponent and its timescale tau (any cell; in steps and seconds), the
+    mean Lyapunov exponent (which 1/2 ln chi predicts), the state's second moment measured
+    and by mean field, and the spread of the Jacobian's singular values.
 
     Without --checkpoint the model is freshly initialized from the config (seeded by
     'seed'); the window shape comes from the checkpoint, the cache, or else the preprocess

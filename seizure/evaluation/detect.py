@@ -97,8 +97,11 @@ class DetectionResult:
         return self.error is None
 
     def summary(self) -> str:
-        """``path: 2 seizures, 95.0 s in total (of 1800.0 s)`` or the failure, then one
-        ``  warning: ...`` line per warning."""
+        """Return the recording's summary line, then one ``  warning: ...`` line per warning.
+
+        The summary line reads ``path: 2 seizures, 95.0 s in total (of 1800.0 s)``, or gives
+        the failure.
+        """
         if self.error is not None:
             return f"{self.path}: FAILED: {self.error}"
         total = sum(e.duration for e in self.events)
@@ -112,7 +115,7 @@ class DetectionResult:
         return "\n".join([line, *(f"  warning: {w}" for w in self.warnings)])
 
     def as_dict(self) -> dict[str, Any]:
-        """The recording's entry in ``detection.json``."""
+        """Return the recording's entry in ``detection.json``."""
         return {
             "path": str(self.path),
             "name": self.name,
@@ -178,7 +181,6 @@ def find_recordings(
 
 def _windows_of(path: Path, config: Any) -> tuple[Any, float, list[str], Any]:
     """Preprocess one EDF as ``seizure preprocess`` does; windows in the cache's dtype."""
-
     out = open_windows(path, config)
     duration, warnings, windows = out.duration_s, out.warnings, out.windows
     if len(windows) == 0:
@@ -190,8 +192,10 @@ def _windows_of(path: Path, config: Any) -> tuple[Any, float, list[str], Any]:
 
 
 class _StoredWindows:
-    """Windows as the cache would store them: each slice cast (and clipped) to the storage
-    dtype by :func:`seizure.preprocessing.cache.to_storage`.
+    """Windows as the cache would store them.
+
+    Each slice is cast (and clipped) to the storage dtype by
+    :func:`seizure.preprocessing.cache.to_storage`.
 
     Raw windows are computed a slice at a time (:class:`~seizure.preprocessing.pipeline.
     RawWindows`), so a long recording's windows are never all in memory at once.
@@ -317,8 +321,10 @@ def _detect_one(
     window_shape: tuple[int, ...],
     save_probs: bool,
 ) -> None:
-    """Preprocess, predict, post-process and write one recording; a failure sets
-    ``res.error`` (nothing is then written for it)."""
+    """Preprocess, predict, post-process and write one recording.
+
+    A failure sets ``res.error`` (nothing is then written for it).
+    """
     pre, ev = config.preprocess, config.evaluate
     path, name = res.path, res.name
     clock = Stopwatch(logging.getLogger(__name__))

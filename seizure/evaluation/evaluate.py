@@ -309,7 +309,6 @@ def evaluate(
     seizure.utils.locks.FolderBusyError
         ``out_dir`` holds other files, is or holds an input, or another run writes into it.
     """
-
     say = log or logging.getLogger(__name__).info
     checkpoint = Path(checkpoint)
     out = Path(out_dir)
@@ -372,8 +371,11 @@ def _evaluate_into(
     chooser: ChoosingSplit | None = None,
     note: str = "",
 ) -> EvaluationResult:
-    """The body of :func:`evaluate`, into a claimed and cleared folder ``out``; ``probs``
-    are reused probabilities, or None to run the model. ``evaluation.json`` comes last."""
+    """Run the body of :func:`evaluate` into a claimed and cleared folder ``out``.
+
+    ``probs`` are reused probabilities, or None to run the model. ``evaluation.json`` comes
+    last.
+    """
     ids = [r.recording_id for r in records]
     clock = Stopwatch(logging.getLogger(__name__))
     choice = None

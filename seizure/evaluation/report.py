@@ -153,7 +153,7 @@ def _clock(seconds: float) -> str:
 def render_report(
     inputs: ReportInputs, snippets: Mapping[tuple[str, Event], str] | None = None
 ) -> str:
-    """The Markdown text of ``report.md``.
+    """Return the Markdown text of ``report.md``.
 
     ``snippets`` maps ``(recording id, event)`` of a missed seizure or false alarm to the
     relative path of its picture (:func:`write_snippets`).
@@ -252,8 +252,11 @@ def render_report(
 def _operating_point_rows(
     points: Sequence[OperatingPoint], curve: Sequence[Mapping[str, Any]]
 ) -> list[str]:
-    """Table rows of the operating points; the budgets one method meets with no threshold
-    share one row giving the lowest false-alarm rate reached (from ``curve``)."""
+    """Return the table rows of the operating points.
+
+    The budgets one method meets with no threshold share one row giving the lowest
+    false-alarm rate reached (from ``curve``).
+    """
     lines: list[str] = []
     unmet: dict[str, list[float]] = {}
     for p in points:
@@ -299,8 +302,10 @@ def outcome_rows(
 
 
 def _worst(rows: Sequence[tuple[str, Event]], kind: str) -> list[tuple[str, Event]]:
-    """The first :data:`MAX_SNIPPETS` rows, worst first: misses by length; false alarms by
-    confidence, then length."""
+    """Return the first :data:`MAX_SNIPPETS` rows, worst first.
+
+    Misses are ranked by length; false alarms by confidence, then length.
+    """
     if kind == "miss":
         ranked = sorted(rows, key=lambda row: -row[1].duration)
     else:
@@ -364,8 +369,10 @@ def write_snippets(folder: str | Path, inputs: ReportInputs) -> dict[tuple[str, 
 
 
 def write_report(path: str | Path, inputs: ReportInputs) -> None:
-    """Write :func:`render_report` to ``path`` atomically, after the snippets it shows
-    (``snippets/`` beside it, when ``inputs.cache`` is set)."""
+    """Write :func:`render_report` to ``path`` atomically, after the snippets it shows.
+
+    The snippets go to ``snippets/`` beside it, when ``inputs.cache`` is set.
+    """
     snippets = write_snippets(Path(path).parent / "snippets", inputs)
     atomic_write_text(path, render_report(inputs, snippets))
 
@@ -377,8 +384,9 @@ _STYLES = {"ovlp": ("#1f77b4", "-"), "taes": ("#ff7f0e", "--"), "szcore_event": 
 def operating_curve(
     rows: Sequence[Mapping[str, Any]], method: str
 ) -> tuple[np.ndarray, np.ndarray]:
-    """The monotone operating curve of one method: the best sensitivity reached at or under
-    each false-alarm rate.
+    """Return the monotone operating curve of one method.
+
+    The curve gives the best sensitivity reached at or under each false-alarm rate.
 
     The sweep's points are sorted by false-alarm rate and only those that raise the
     sensitivity are kept (the upper envelope), so the curve never folds back, whatever

@@ -164,9 +164,11 @@ def _sidecar(edf: Path, suffixes: tuple[str, ...]) -> Path | None:
 
 
 def _only_pair(folder: Path) -> Path | None:
-    """The annotation file of a folder that holds exactly one EDF/BDF and exactly one
-    annotation file (``*.csv``, ``*.csv_bi``, ``*.tse_bi``, ``*.tsv``, ...), whatever their
-    names; None otherwise (several candidates are never guessed between)."""
+    """Return the annotation file of a folder holding one EDF/BDF and one annotation file.
+
+    The annotation file is any of ``*.csv``, ``*.csv_bi``, ``*.tse_bi``, ``*.tsv``, ...,
+    whatever the names; None otherwise (several candidates are never guessed between).
+    """
     files = [p for p in folder.iterdir() if p.is_file() and not p.name.startswith(".")]
     edfs = [p for p in files if p.suffix.lower() in _EDF_SUFFIXES]
     notes = [p for p in files if p.suffix.lower() in (*ANNOTATION_SUFFIXES, ".tsv")]
@@ -380,7 +382,7 @@ def _listing(kind: str, path: Path, mtime_ns: int) -> dict[str, Annotation]:
 
 
 def load_annotation(entry: CorpusEntry, label_map: Mapping[str, str] | None = None) -> Annotation:
-    """The annotation of one discovered recording.
+    """Read the annotation of one discovered recording.
 
     TUSZ, BIDS and flat entries read their own file (an EDF+ its own annotations); CHB-MIT
     and Siena entries look their file stem up in the shared listing (read once and cached).

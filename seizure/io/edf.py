@@ -168,7 +168,7 @@ class SampleStats:
         return (self.n_low + self.n_high) / self.n
 
     def warnings(self, path: Path, label: str) -> list[str]:
-        """What :func:`read_edf` says about such a channel: non-finite values, or flat."""
+        """Return what :func:`read_edf` says about such a channel: non-finite values, or flat."""
         if self.n == 0:
             return []
         if not self.finite:
@@ -212,7 +212,7 @@ class EdfSampleReader:
         self.offsets = [int(starts[sig.index]) for sig in self.signals]
 
     def read(self, start_record: int, stop_record: int) -> list[np.ndarray]:
-        """Samples of records ``[start_record, stop_record)`` of each picked channel.
+        """Read the samples of records ``[start_record, stop_record)`` of each picked channel.
 
         Returns
         -------

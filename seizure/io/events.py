@@ -181,8 +181,10 @@ def normalize_events(
 def events_to_mask(
     events: Sequence[Event], n: int, step_seconds: float, offset_seconds: float = 0.0
 ) -> np.ndarray:
-    """Sample events on a regular grid: ``mask[k]`` is True when the midpoint of cell ``k``,
-    ``offset + (k + 0.5) * step``, lies inside an event.
+    """Sample events on a regular grid.
+
+    ``mask[k]`` is True when the midpoint of cell ``k``, ``offset + (k + 0.5) * step``, lies
+    inside an event.
 
     Returns
     -------
@@ -198,8 +200,9 @@ def events_to_mask(
 def mask_to_events(
     mask: np.ndarray, step_seconds: float, offset_seconds: float = 0.0, label: str = SEIZURE
 ) -> list[Event]:
-    """Turn runs of True in a regular grid into events (inverse of :func:`events_to_mask`
-    for events aligned to the grid).
+    """Turn runs of True in a regular grid into events.
+
+    This is the inverse of :func:`events_to_mask` for events aligned to the grid.
 
     Parameters
     ----------

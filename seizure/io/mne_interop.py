@@ -73,8 +73,9 @@ def read_annotations(
 
 
 def events_of(annotations: Any) -> list[Event]:
-    """Events of ``mne.Annotations`` (or any object with ``onset``, ``duration`` and
-    ``description`` sequences), in seconds, labelled by their description.
+    """Return the events of ``mne.Annotations``, in seconds, labelled by their description.
+
+    Any object with ``onset``, ``duration`` and ``description`` sequences will do.
 
     Returns
     -------

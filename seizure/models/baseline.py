@@ -103,8 +103,11 @@ class BandPowerLogReg(nn.Module):
         return [name for name, e in zip(FEATURE_BANDS_HZ, empty.tolist()) if e]
 
     def _band_matrix(self) -> torch.Tensor:
-        """``(n_freq, n_bands)`` float32: each band's bins times the bin width, times the
-        periodogram's one-sided scale (the frequencies as ``numpy.fft.rfftfreq`` gives them)."""
+        """Return the ``(n_freq, n_bands)`` float32 matrix that sums a periodogram into bands.
+
+        Each band's bins are weighted by the bin width times the periodogram's one-sided scale
+        (the frequencies as ``numpy.fft.rfftfreq`` gives them).
+        """
         n = self.window_shape[1]
         rate = self.sample_rate_hz
         step = 1.0 / (n * (1.0 / rate))  # numpy.fft.rfftfreq's bin width, float64

@@ -74,7 +74,7 @@ class BuildSummary:
     removed: list[str] = field(default_factory=list)
 
     def count(self, status: str) -> int:
-        """Number of results with this status."""
+        """Count the results with this status."""
         return sum(1 for r in self.results if r.status == status)
 
     @property
@@ -193,10 +193,12 @@ def process_entry(
 
 
 def _identity(entry: CorpusEntry) -> dict[str, Any]:
-    """What, besides the EDF's size and mtime, must be unchanged for a cached recording to
-    be fresh: its path, patient and split (a patient moved to another split, or a split file
+    """Return what, besides the EDF's size and mtime, keeps a cached recording fresh.
+
+    These are its path, patient and split (a patient moved to another split, or a split file
     that reassigns it, must not leave it cached in the old split) and its annotation file's
-    path, size and mtime (TUSZ releases correct annotations without touching the EDFs)."""
+    path, size and mtime (TUSZ releases correct annotations without touching the EDFs).
+    """
     annotation = entry.annotation_path
     try:
         annotation_stat = None if annotation is None else source_stat(annotation)
@@ -287,7 +289,6 @@ def build_cache(
         On SIGINT or SIGTERM (exit status 130 or 143), once the worker processes are
         terminated and the manifest rebuilt from the recordings finished.
     """
-
     start = time.perf_counter()
     if isinstance(corpus, (str, Path)):
         entries = list(discover(Path(corpus), split_file=split_file))

@@ -229,8 +229,7 @@ def _write_json(path: Path, data: Any) -> None:
 
 
 def cache_header(config: PreprocessConfig) -> dict[str, Any]:
-    """The ``cache.json`` content for a config (everything but the creation time)."""
-
+    """Return the ``cache.json`` content for a config (everything but the creation time)."""
     return {
         "format": CACHE_FORMAT,
         "version": CACHE_VERSION,
@@ -450,7 +449,7 @@ def open_for_writing(
 
 
 def _is_our_header(path: Path) -> bool:
-    """True when ``path`` is a JSON object written by this package (any cache version)."""
+    """Tell whether ``path`` is a JSON object written by this package (any cache version)."""
     try:
         data = _read_json(path)
     except (OSError, ValueError):
@@ -471,8 +470,11 @@ _OUR_SUFFIXES = (".npy", ".json", ".tmp")
 
 
 def _clear(root: Path) -> None:
-    """Delete the cache's own files: its header files and what ``records/`` and ``failed/``
-    hold under the names the writer uses. Anything else found there is left in place."""
+    """Delete the cache's own files.
+
+    These are its header files and what ``records/`` and ``failed/`` hold under the names the
+    writer uses. Anything else found there is left in place.
+    """
     for name in ("records", "failed"):
         folder = root / name
         if not folder.is_dir() or folder.is_symlink():
@@ -500,11 +502,14 @@ def is_done(
     fingerprint: str,
     expected: Mapping[str, Any] | None = None,
 ) -> bool:
-    """True when ``recording_id`` is cached from the same source file (size and mtime) with the
-    same fingerprint, its arrays are present, whole and as long as its metadata says, and its
-    metadata holds every ``expected`` value
-    (the builder passes the source path, patient, split and the annotation file's path and
-    stat, so a patient moved to another split or a corrected annotation is reprocessed)."""
+    """Tell whether ``recording_id`` is cached, complete and fresh.
+
+    It is when cached from the same source file (size and mtime) with the same fingerprint,
+    its arrays are present, whole and as long as its metadata says, and its metadata holds
+    every ``expected`` value (the builder passes the source path, patient, split and the
+    annotation file's path and stat, so a patient moved to another split or a corrected
+    annotation is reprocessed).
+    """
     root = Path(root)
     meta_path = _meta_path(root, recording_id)
     try:
@@ -601,8 +606,10 @@ def to_storage(chunk: np.ndarray, dtype: str) -> tuple[np.ndarray, int]:
 
 
 def _write_npy(path: Path, array: np.ndarray, dtype: str) -> int:
-    """Write ``array`` as ``.npy`` in ``dtype`` under a temporary name, then rename it
-    (:func:`seizure.utils.fsio.atomic_open`: a name of its own, the umask's mode).
+    """Write ``array`` as ``.npy`` in ``dtype`` under a temporary name, then rename it.
+
+    The temporary file comes from :func:`seizure.utils.fsio.atomic_open` (a name of its own,
+    the umask's mode).
 
     Converts a chunk of windows at a time (peak memory stays at the chunk). Returns the
     number of values clipped to the float16 range.
@@ -737,7 +744,7 @@ def rebuild_manifest(root: str | Path) -> dict[str, Any]:
 
 
 def summarize(records: Iterable[Mapping[str, Any]], failed: Iterable[Mapping[str, Any]]) -> dict:
-    """Counts over record metadata: recordings, hours, seizure events and seconds, per split."""
+    """Count recordings, hours, seizure events and seconds per split over record metadata."""
     records = list(records)
     splits: dict[str, dict[str, Any]] = {}
     for meta in records:
@@ -866,14 +873,17 @@ class Cache:
         return len(self.records)
 
     def record(self, recording_id: str) -> CacheRecord:
-        """The :class:`CacheRecord` of one recording (KeyError naming the cache if absent)."""
+        """Return the :class:`CacheRecord` of one recording.
+
+        Raises KeyError naming the cache when the recording is absent.
+        """
         try:
             return self._by_id[recording_id]
         except KeyError:
             raise KeyError(f"{self.path}: no recording {recording_id!r} in this cache") from None
 
     def split(self, name: str) -> list[CacheRecord]:
-        """Records of one split (``train``, ``dev``, ``eval``), sorted by id."""
+        """Return the records of one split (``train``, ``dev``, ``eval``), sorted by id."""
         return [r for r in self.records if r.split == name]
 
     def windows(self, recording_id: str) -> np.ndarray:
@@ -909,7 +919,7 @@ class Cache:
         return array
 
     def events(self, recording_id: str) -> list[Event]:
-        """Reference seizure events of one recording, in seconds."""
+        """Return the reference seizure events of one recording, in seconds."""
         return list(self.record(recording_id).events)
 
     def metadata(self, recording_id: str) -> dict[str, Any]:

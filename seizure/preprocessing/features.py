@@ -64,7 +64,7 @@ _EPS = 1e-10
 
 
 def window_count(n_samples: int, window_samples: int, stride_samples: int) -> int:
-    """Number of whole windows: ``floor((n - window) / stride) + 1``, or 0 when ``n < window``."""
+    """Count whole windows: ``floor((n - window) / stride) + 1``, or 0 when ``n < window``."""
     if n_samples < window_samples:
         return 0
     return (n_samples - window_samples) // stride_samples + 1
@@ -209,7 +209,7 @@ def lfcc_context(
     energy_span_frames: int = 9,
     delta_frames: int = 2,
 ) -> tuple[int, int]:
-    """Samples ``[start, stop)`` of a signal that :func:`lfcc_frames` needs for ``frames``.
+    """Return the samples ``[start, stop)`` that :func:`lfcc_frames` needs for ``frames``.
 
     Frames ``frames[0] - c`` to ``frames[1] + c`` (``c = max(delta + span // 2, 2 delta)``
     frames, the reach of the differential energy and the two derivatives) are analysed, each

@@ -191,7 +191,7 @@ def canonical_pair(label: str) -> tuple[str, str] | None:
 
 
 def montage_matrix(montage: Montage, electrodes: Sequence[str] | None = None) -> np.ndarray:
-    """The montage as a matrix ``M`` such that ``Y = M @ X``.
+    """Return the montage as a matrix ``M`` such that ``Y = M @ X``.
 
     Parameters
     ----------

@@ -157,8 +157,11 @@ class RawWindows:
 
 
 def window_shape(config: PreprocessConfig) -> tuple[int, ...]:
-    """Shape of one cached window: ``(n_channels, window_samples)`` for raw features,
-    ``(n_channels, frames_per_window, n_lfcc_features)`` for LFCC."""
+    """Return the shape of one cached window.
+
+    It is ``(n_channels, window_samples)`` for raw features,
+    ``(n_channels, frames_per_window, n_lfcc_features)`` for LFCC.
+    """
     n_ch = get_montage(config.montage).n_channels
     if config.features == "lfcc":
         return (n_ch, config.frames_per_window, config.n_lfcc_features)
@@ -259,7 +262,6 @@ def read_for_montage(path: str | Path, config: PreprocessConfig) -> tuple[Record
         The recording (its channels in the plan's order) and the file's header (all labels,
         start time).
     """
-
     header = read_edf_header(path)
     plan = plan_montage(get_montage(config.montage), header.labels, config.fill_missing)
     recording = read_edf(path, channels=[header.labels[i] for i in plan.sources])

@@ -204,7 +204,7 @@ def resample_part(
 
 
 def filter_padding(sos: np.ndarray | None, tolerance: float = 1e-9) -> int:
-    """Samples of signal to add on each side of a part filtered on its own.
+    """Return the samples of signal to add on each side of a part filtered on its own.
 
     The zero-phase filter started at a part's edge differs from the whole-signal filter by a
     transient that decays as ``r ** k`` after ``k`` samples, ``r`` being the largest pole
@@ -294,7 +294,7 @@ def design_filters(
 
 
 def _stable(sos: np.ndarray) -> bool:
-    """True when every section has finite coefficients and its poles inside the unit circle."""
+    """Tell whether every section has finite coefficients and poles inside the unit circle."""
     if not np.isfinite(sos).all():
         return False
     return all(np.all(np.abs(np.roots(section[3:])) < 1.0) for section in sos)

@@ -117,7 +117,7 @@ class _Sources:
             resample_factors(rate, self.fs)  # refuse an impossible ratio before reading
 
     def filtered(self, a: int, b: int) -> np.ndarray:
-        """Sources ``[a, b)``, resampled and filtered: ``(n_sources, b - a)`` float32."""
+        """Return sources ``[a, b)``, resampled and filtered: ``(n_sources, b - a)`` float32."""
         lo, hi = max(0, a - self.pad), min(self.n_samples, b + self.pad)
         x = self._resampled(lo, hi)
         with np.errstate(over="ignore", invalid="ignore"):  # an unstable filter: checked next
@@ -250,8 +250,11 @@ class StreamedWindows:
             return block[lo:hi]
 
     def _evict(self) -> None:
-        """Drop the oldest read-through blocks beyond :data:`_KEEP_BLOCKS`, then the least
-        recently used beyond :data:`_MAX_BLOCKS`."""
+        """Drop cached blocks beyond the limits.
+
+        First the oldest read-through blocks beyond :data:`_KEEP_BLOCKS`, then the least
+        recently used beyond :data:`_MAX_BLOCKS`.
+        """
         done = [j for j in self._blocks if j not in self._unread]
         for j in done[: max(0, len(self._blocks) - _KEEP_BLOCKS)]:
             del self._blocks[j]

@@ -53,7 +53,7 @@ def ovlp_sensitivity_at_budget(
     ev: EvaluateConfig,
     budget: float,
 ) -> dict[str, float]:
-    """The OVLP operating point at a false-alarm budget, pooled over recordings.
+    """Compute the OVLP operating point at a false-alarm budget, pooled over recordings.
 
     Definition:
 

@@ -164,7 +164,7 @@ def compute_curve(
 
 
 def _float(value: object) -> float:
-    """A schema value as float; None (undefined, e.g. SzCORE event specificity) -> NaN."""
+    """Return a schema value as float; None (undefined, e.g. SzCORE event specificity) -> NaN."""
     return math.nan if value is None else float(value)  # type: ignore[arg-type]
 
 
@@ -178,7 +178,7 @@ def operating_points(
     budgets: Sequence[float],
     methods: Sequence[str] | None = None,
 ) -> list[OperatingPoint]:
-    """The best threshold under each false-alarm budget, for each method on the curve.
+    """Find the best threshold under each false-alarm budget, for each method on the curve.
 
     Parameters
     ----------

@@ -102,7 +102,7 @@ def _rank(path: Path) -> int:
 
 
 def is_annotation_file(path: Path) -> bool:
-    """True when ``path``'s name ends with an annotation suffix (or ``.tsv``).
+    """Tell whether ``path``'s name ends with an annotation suffix (or ``.tsv``).
 
     The other tables of a BIDS tree (``participants.tsv``, ``*_channels.tsv``,
     ``*_electrodes.tsv``, ``*_scans.tsv``, ``*_sessions.tsv``) are not annotations.
@@ -206,8 +206,11 @@ def _first_listing(
     seen: dict[str, tuple[int | None, Path]],
     warnings: list[str],
 ) -> bool:
-    """True the first time a recording is met; False (with a warning) when ``line`` repeats
-    the file of an earlier line. Another file of the same recording name is refused."""
+    """Tell whether ``line`` is the first listing of its recording.
+
+    True the first time a recording is met; False (with a warning) when ``line`` repeats the
+    file of an earlier line. Another file of the same recording name is refused.
+    """
     name = recording_name(path)
     if name not in seen:
         seen[name] = (line, path)

@@ -230,7 +230,7 @@ class NedcCounts:
         )
 
     def metrics(self) -> NedcMetrics:
-        """Derived figures exactly as NEDC computes them (see :func:`nedc_metrics`)."""
+        """Return the derived figures exactly as NEDC computes them (see :func:`nedc_metrics`)."""
         return nedc_metrics(self)
 
 
@@ -240,7 +240,7 @@ def _any_strict_overlap(
     b_starts: Sequence[float],
     b_stops: Sequence[float],
 ) -> np.ndarray:
-    """For each ``a_i``: is there a ``b_j`` with ``b.stop > a.start and b.start < a.stop``?
+    """Tell for each ``a_i`` whether a ``b_j`` has ``b.stop > a.start and b.start < a.stop``.
 
     ``b`` must be sorted with nondecreasing starts and stops (true of a timeline's intervals of
     one label).
@@ -449,7 +449,7 @@ def _count_lt(x: float, half: float, epoch_s: float, n: int) -> int:
 
 
 def _n_epochs(stop: float, epoch_s: float) -> int:
-    """Number of samples ``epoch_s / 2 + k * epoch_s <= stop`` (NEDC's loop bound)."""
+    """Count the samples ``epoch_s / 2 + k * epoch_s <= stop`` (NEDC's loop bound)."""
     return _count_le(stop, epoch_s / 2.0, epoch_s, 2**62)
 
 
@@ -856,7 +856,9 @@ def _fmt(method: str, kind: str, value: float) -> str:
 
 
 def report_lines(metrics: NedcMetrics) -> list[str]:
-    """The PER LABEL RESULTS and SUMMARY blocks as NEDC v6.0.0 prints them (no confusion table).
+    """Format the PER LABEL RESULTS and SUMMARY blocks as NEDC v6.0.0 prints them.
+
+    The confusion table is not printed.
 
     Counts print with ``%12.0f`` (OVLP's ``%12d`` for whole numbers) except TAES (``%12.2f``);
     rates as percentages with four decimals.

@@ -61,7 +61,6 @@ def validate_evaluate_config(config: EvaluateConfig) -> None:
     ValueError
         ``Invalid value for 'evaluate.x': allowed ..., got ... instead`` for the first bad one.
     """
-
     checks = [
         ("threshold", 0.0 <= config.threshold <= 1.0, "a probability in [0, 1]"),
         ("smoothing_windows", config.smoothing_windows >= 1, "an integer >= 1"),
@@ -351,13 +350,16 @@ def postprocess_sweep(
 
 
 def sweep_thresholds(config: EvaluateConfig) -> np.ndarray:
-    """The thresholds of the operating curve: ``sweep_points`` values from ``sweep_min`` to
-    ``sweep_max`` inclusive, rounded to 6 decimals (so that 0.02 prints as 0.02)."""
+    """Return the thresholds of the operating curve.
+
+    These are ``sweep_points`` values from ``sweep_min`` to ``sweep_max`` inclusive, rounded
+    to 6 decimals (so that 0.02 prints as 0.02).
+    """
     return np.round(np.linspace(config.sweep_min, config.sweep_max, config.sweep_points), 6)
 
 
 def postprocess_config_kwargs(config: EvaluateConfig) -> dict[str, float | int]:
-    """The keyword arguments of :func:`postprocess` taken from an :class:`EvaluateConfig`."""
+    """Return the keyword arguments of :func:`postprocess` from an :class:`EvaluateConfig`."""
     return {
         "smoothing_windows": config.smoothing_windows,
         "min_event_seconds": config.min_event_seconds,

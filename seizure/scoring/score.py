@@ -210,7 +210,7 @@ class MethodResult:
     per_patient: dict[str, SzcoreCounts] = field(default_factory=dict)
 
     def summary(self) -> dict[str, Any]:
-        """The method's entry of ``seizure score --json``.
+        """Return the method's entry of ``seizure score --json``.
 
         Keys: ``sensitivity`` and ``specificity`` (fractions in [0, 1]; ``None`` where
         undefined, e.g. specificity of SzCORE event scoring), ``false_alarms_per_24h``,
@@ -282,7 +282,7 @@ class ScoreReport:
     per_file: dict[str, dict[str, Counts]] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
-        """``{method: summary, ..., "files": n}`` as written by ``seizure score --json``."""
+        """Return ``{method: summary, ..., "files": n}`` as ``seizure score --json`` writes it."""
         out: dict[str, Any] = {m: r.summary() for m, r in self.results.items()}
         out["files"] = self.files
         return out
@@ -368,9 +368,12 @@ def score_recordings(
 
 
 def _duration(ref: Annotation, hyp: Annotation | None, name: str, warnings: list[str]) -> float:
-    """The recording duration: the reference's header, else the hypothesis', else the last
-    reference event's stop (TSE/LBL files list every interval, background included); one
-    outside ``(0, 7 days]`` is refused naming the reference file."""
+    """Return the recording duration.
+
+    It is the reference's header, else the hypothesis', else the last reference event's stop
+    (TSE/LBL files list every interval, background included); one outside ``(0, 7 days]`` is
+    refused naming the reference file.
+    """
     if ref.duration is not None:
         duration = float(ref.duration)
     elif hyp is not None and hyp.duration is not None:
@@ -508,8 +511,10 @@ def score_files(
 
 
 def _signal_beside(ref: Path) -> Path | None:
-    """The EDF/BDF file of the recording an annotation file describes, when it sits beside
-    it (``X.csv_bi`` -> ``X.edf``; ``X_events.tsv`` -> ``X_eeg.edf``)."""
+    """Find the EDF/BDF file of the recording an annotation file describes, beside it.
+
+    ``X.csv_bi`` -> ``X.edf``; ``X_events.tsv`` -> ``X_eeg.edf``; None when absent.
+    """
     name = recording_name(ref)
     stems = (name + "_eeg", name) if ref.name.lower().endswith("_events.tsv") else (name,)
     for stem in stems:
@@ -521,9 +526,12 @@ def _signal_beside(ref: Path) -> Path | None:
 
 
 def _with_signal_duration(ann: Annotation, ref: Path, warnings: list[str]) -> Annotation:
-    """``ann`` with the duration of the signal file beside ``ref`` when its own differs by
-    more than ``max(1 s, one data record)`` (the signal holds what was recorded; a stated
-    duration beyond it would dilute the false-alarm rate), with a warning."""
+    """Return ``ann`` with the duration of the signal file beside ``ref``, when they differ.
+
+    The signal's duration is taken, with a warning, when ``ann``'s own differs by more than
+    ``max(1 s, one data record)`` (the signal holds what was recorded; a stated duration
+    beyond it would dilute the false-alarm rate).
+    """
     if ann.duration is None:
         return ann
     signal = _signal_beside(ref)

@@ -131,7 +131,7 @@ def szcore_mask(intervals: Sequence[tuple[float, float]], n: int, fs: int) -> np
 
 
 def _mask_annotation(intervals: Sequence[tuple[float, float]], n: int, fs: int) -> Any:
-    """A ``timescoring`` annotation built from :func:`szcore_mask` (events from the mask)."""
+    """Build a ``timescoring`` annotation from :func:`szcore_mask` (events from the mask)."""
     # timescoring is imported lazily: `seizure score --method ovlp` does not need it
     from timescoring.annotations import Annotation
 

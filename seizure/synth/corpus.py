@@ -73,7 +73,7 @@ def _expected_edf_size(spec: RecordingSpec) -> int:
 
 
 def is_complete(out_dir: Path, spec: RecordingSpec) -> bool:
-    """True when the recording's EDF (with its expected size) and both annotations exist."""
+    """Tell whether the recording's EDF (of its expected size) and both annotations exist."""
     edf = edf_path(out_dir, spec)
     return (
         edf.is_file()
@@ -128,7 +128,6 @@ def write_recording(out_dir: Path, rec: GeneratedRecording) -> Path:
     Path
         The EDF path.
     """
-
     path = edf_path(out_dir, rec.spec)
     path.parent.mkdir(parents=True, exist_ok=True)
     dur = float(rec.spec.duration_s)
@@ -239,7 +238,6 @@ def synthesize(
     ValueError
         ``jobs < 1`` or ``hours`` too short for the number of patients.
     """
-
     config = config or SynthConfig()
     if jobs < 1:
         raise ValueError(f"Invalid value for 'jobs': expected >= 1, got {jobs}")

@@ -1,5 +1,6 @@
-"""Ictal dynamics: a Wendling et al. (2002) neural-mass waveform bank, time-warped into
-evolving seizures that start at a focus and spread.
+"""Ictal dynamics: a Wendling et al. (2002) neural-mass waveform bank.
+
+Its waveforms are time-warped into evolving seizures that start at a focus and spread.
 
 The Wendling model is the Jansen-Rit cortical column (pyramidal cells, excitatory
 interneurons, slow dendritic inhibition) plus a fast somatic inhibitory population. Three
@@ -252,8 +253,10 @@ def _two(rng: np.random.Generator, make) -> np.ndarray:
 
 
 def _rhythmic(rng, t, d, patient, jitter, fs):
-    """Rhythmic theta/delta discharge slowing over the seizure (e.g. 8 Hz -> 3 Hz), its
-    morphology moving from sinusoidal to spike-and-wave; optional low-voltage fast onset."""
+    """Make a rhythmic theta/delta discharge slowing over the seizure (e.g. 8 Hz -> 3 Hz).
+
+    Its morphology moves from sinusoidal to spike-and-wave; optional low-voltage fast onset.
+    """
     n = t.size
     f0 = patient["f_start_hz"] * rng.uniform(0.9, 1.1)
     f1 = min(patient["f_end_hz"] * rng.uniform(0.9, 1.1), 0.9 * f0)
@@ -282,8 +285,11 @@ def _rhythmic(rng, t, d, patient, jitter, fs):
 
 
 def _fast(rng, t, d, patient, jitter, fs):
-    """Sustained beta/low-gamma activity (20-30 Hz slowing to 12-16 Hz) that raises beta and
-    gamma power, lower in voltage than a rhythmic discharge, turning rhythmic at the end."""
+    """Make sustained beta/low-gamma activity (20-30 Hz slowing to 12-16 Hz).
+
+    It raises beta and gamma power, lower in voltage than a rhythmic discharge, and turns
+    rhythmic at the end.
+    """
     f0, f1 = rng.uniform(20.0, 30.0), rng.uniform(12.0, 16.0)
     fast_f = (f1 + (f0 - f1) * np.exp(-t / (0.5 * d))) * (1.0 + jitter)
     slow_f = np.full(t.size, patient["f_end_hz"] * 1.5) * (1.0 + jitter)
@@ -309,8 +315,10 @@ def _spike_wave(rng, t, d, patient, jitter, fs):
 
 
 def _tonic_clonic(rng, t, d, patient, jitter, fs):
-    """A tonic phase of fast activity (15-25 Hz) growing in voltage, then clonic bursts of
-    spikes slowing from 4 to 1.5 Hz (muscle artefact is added by the recording)."""
+    """Make a tonic phase of fast activity (15-25 Hz) growing in voltage, then clonic bursts.
+
+    The clonic spikes slow from 4 to 1.5 Hz (muscle artefact is added by the recording).
+    """
     t_tonic = rng.uniform(0.25, 0.45) * d
     f_tonic = rng.uniform(15.0, 25.0)
     clonic_f = 1.5 + 2.5 * np.exp(-np.clip(t - t_tonic, 0.0, None) / (0.4 * d))

@@ -122,7 +122,7 @@ FOCUS_WEIGHTS: dict[str, float] = {
 
 
 def edf_label(channel: str) -> str:
-    """The EDF label TUSZ ``01_tcp_ar`` files use: ``EEG FP1-REF``, ``PHOTIC-REF``."""
+    """Return the EDF label TUSZ ``01_tcp_ar`` files use: ``EEG FP1-REF``, ``PHOTIC-REF``."""
     return "PHOTIC-REF" if channel == "PHOTIC" else f"EEG {channel}-REF"
 
 
@@ -138,7 +138,7 @@ def positions(names: tuple[str, ...] = ELECTRODES) -> np.ndarray:
 
 
 def weights(pattern: dict[str, float], names: tuple[str, ...] = CHANNELS) -> np.ndarray:
-    """A spatial pattern over channels from a partial ``{electrode: weight}`` map (others 0).
+    """Spread a partial ``{electrode: weight}`` map over channels (others 0).
 
     Returns
     -------

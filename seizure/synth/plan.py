@@ -126,7 +126,7 @@ def patient_traits(rng: np.random.Generator, config: SynthConfig) -> dict:
 
 
 def _durations(rng: np.random.Generator, config: SynthConfig) -> np.ndarray:
-    """Recording lengths in whole seconds summing to ``hours`` (each in the configured range)."""
+    """Draw recording lengths in whole seconds summing to ``hours`` (each in the range)."""
     total = int(round(config.hours * 3600.0))
     lo, hi = (60.0 * m for m in config.recording_minutes)
     need = config.patients * lo
@@ -196,8 +196,10 @@ def _patient_ids(rng: np.random.Generator, n: int) -> list[str]:
 def _place(
     rng: np.random.Generator, durations: list[float], length: float
 ) -> list[tuple[float, float]]:
-    """Non-overlapping (start, stop) in a recording of ``length`` s, in random order of the
-    given durations, at least :data:`_MARGIN_S` from both ends."""
+    """Place the given durations as non-overlapping (start, stop) in ``length`` seconds.
+
+    They go in random order, at least :data:`_MARGIN_S` from both ends of the recording.
+    """
     k = len(durations)
     slack = length - sum(durations) - 2 * _MARGIN_S
     gap = min(_MIN_GAP_S, max(slack, 0.0) / max(k - 1, 1) * 0.5) if k > 1 else 0.0

@@ -167,7 +167,7 @@ class RealismSummary:
 def bipolar_signals(
     data: Sequence[np.ndarray], electrodes: Sequence[str]
 ) -> tuple[tuple[str, ...], np.ndarray]:
-    """The TCP bipolar channels a recording's electrodes allow.
+    """Derive the TCP bipolar channels a recording's electrodes allow.
 
     Parameters
     ----------
@@ -394,8 +394,10 @@ def measure_recording(
 
 
 def measure_generated(recording: GeneratedRecording, line_hz: float = 60.0) -> RecordingRealism:
-    """Realism statistics of a recording generated in memory, its seizures labelled with
-    their pattern (``rhythmic``, ``fast``, ``spike_wave``, ``tonic_clonic``).
+    """Measure realism statistics of a recording generated in memory.
+
+    Its seizures are labelled with their pattern (``rhythmic``, ``fast``, ``spike_wave``,
+    ``tonic_clonic``).
 
     Parameters
     ----------
@@ -460,8 +462,10 @@ def measure_corpus_dir(
     line_hz: float = 60.0,
     max_recordings: int | None = None,
 ) -> RealismSummary:
-    """Realism statistics of a corpus folder (any layout :func:`seizure.io.discovery.discover`
-    reads), seizures typed from TUSZ ``.csv`` files where present.
+    """Measure realism statistics of a corpus folder.
+
+    Any layout :func:`seizure.io.discovery.discover` reads will do; seizures are typed from
+    TUSZ ``.csv`` files where present.
 
     Parameters
     ----------

@@ -66,8 +66,10 @@ def colored_noise(
 def coarse_noise(
     rng: np.random.Generator, n: int, fs: float, step_s: float, smooth: int = 1
 ) -> np.ndarray:
-    """Slowly varying unit-variance noise: random values every ``step_s`` seconds, smoothed
-    by a moving average over ``smooth`` steps, linearly interpolated to ``n`` samples.
+    """Make slowly varying unit-variance noise.
+
+    Random values every ``step_s`` seconds are smoothed by a moving average over ``smooth``
+    steps and linearly interpolated to ``n`` samples.
 
     Returns
     -------
@@ -123,7 +125,7 @@ def impulse_train(
 
 
 def raised_cosine_window(n: int, edge: int) -> np.ndarray:
-    """A window of ``n`` samples rising and falling over ``edge`` samples (float32)."""
+    """Make a window of ``n`` samples rising and falling over ``edge`` samples (float32)."""
     w = np.ones(n, dtype=np.float32)
     edge = min(edge, n // 2)
     if edge > 0:

@@ -53,7 +53,7 @@ def is_temporary_name(name: str) -> bool:
 
 @contextlib.contextmanager
 def atomic_path(path: str | Path) -> Iterator[Path]:
-    """A new temporary file beside ``path`` to write by name; renamed over ``path`` on success.
+    """Give a new temporary file beside ``path`` to write by name; rename it on success.
 
     For writers that open the file themselves (:func:`numpy.lib.format.open_memmap`). The
     temporary file exists (empty) when the block starts; when the block ends without an

@@ -47,7 +47,7 @@ class FolderBusyError(SeizureError):
 
 
 def unusable_folder(folder: str | Path, what: str, exc: OSError) -> OutputFolderError:
-    """The error for an output folder that cannot be created or written.
+    """Make the error for an output folder that cannot be created or written.
 
     Parameters
     ----------
@@ -221,5 +221,5 @@ def exclusive_folder(folder: str | Path, what: str = "folder") -> Iterator[Folde
 
 
 def is_empty_folder(folder: str | Path) -> bool:
-    """True when ``folder`` holds nothing but this package's lock files."""
+    """Tell whether ``folder`` holds nothing but this package's lock files."""
     return not any(p.name not in LOCK_NAMES for p in Path(folder).iterdir())

@@ -76,7 +76,7 @@ _ENV_MODULE = "seizure.utils._worker_env"
 
 
 def pool_context(preload: Sequence[str] = ()):
-    """A multiprocessing context for :class:`~concurrent.futures.ProcessPoolExecutor`.
+    """Make a multiprocessing context for :class:`~concurrent.futures.ProcessPoolExecutor`.
 
     Parameters
     ----------
@@ -189,7 +189,7 @@ def stop_on_signals(what: str, then: str) -> Iterator[None]:
 
 @contextlib.contextmanager
 def process_pool(workers: int, context: Any = None) -> Iterator[ProcessPoolExecutor]:
-    """A :class:`~concurrent.futures.ProcessPoolExecutor` whose workers never outlive the run.
+    """Open a :class:`~concurrent.futures.ProcessPoolExecutor` whose workers die with the run.
 
     Workers come from ``context`` and watch their parent (see the module
     docstring). When the block ends normally, the pool is shut down after its jobs; when
@@ -238,7 +238,7 @@ def _terminate(pool: ProcessPoolExecutor, wait_s: float = 5.0) -> None:
 
 
 def _start_worker() -> None:
-    """Initializer of the workers of :func:`process_pool` (runs in each worker)."""
+    """Initialize a worker of :func:`process_pool` (runs in each worker)."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     parent = multiprocessing.parent_process()
     if parent is not None:
@@ -258,15 +258,16 @@ def _exit_with(parent: Any) -> None:
 
 
 def _resolve(function: str) -> Callable[..., Any]:
-    """The function named ``"package.module:name"``."""
+    """Import the function named ``"package.module:name"``."""
     module, _, name = function.partition(":")
     return getattr(importlib.import_module(module), name)
 
 
 def serve(function: str) -> None:
-    """Worker loop of :class:`PipeWorkers`: read pickled argument tuples from stdin, write
-    the pickled ``(ok, result or exception)`` of ``function(*args)`` to stdout, until stdin
-    closes.
+    """Run the worker loop of :class:`PipeWorkers`.
+
+    It reads pickled argument tuples from stdin and writes the pickled
+    ``(ok, result or exception)`` of ``function(*args)`` to stdout, until stdin closes.
 
     Parameters
     ----------

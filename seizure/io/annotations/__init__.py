@@ -1,4 +1,6 @@
-"""Annotation files: TUSZ ``.csv``/``.csv_bi``/``.tse``/``.tse_bi``/``.lbl``/``.lbl_bi``,
+"""Annotation files of the supported corpora, read into one event model.
+
+The formats: TUSZ ``.csv``/``.csv_bi``/``.tse``/``.tse_bi``/``.lbl``/``.lbl_bi``,
 SzCORE/BIDS ``*_events.tsv`` (mne-bids' ``trial_type`` too), CHB-MIT summaries, Siena seizure
 lists, and the annotations stored inside EDF+/BDF+ files (:mod:`.edfplus`).
 

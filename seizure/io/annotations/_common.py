@@ -80,8 +80,11 @@ def parse_seconds(text: str, what: str, path: Path, line_no: int | None) -> floa
 
 
 def parse_duration(text: str, what: str, path: Path, line_no: int | None) -> float:
-    """Parse a recording duration in seconds, in ``(0, MAX_RECORDING_SECONDS]``, or raise
-    naming file and line (see :data:`seizure.io.events.MAX_RECORDING_SECONDS`)."""
+    """Parse a recording duration in seconds, in ``(0, MAX_RECORDING_SECONDS]``.
+
+    Anything else raises naming file and line (see
+    :data:`seizure.io.events.MAX_RECORDING_SECONDS`).
+    """
     value = parse_seconds(text, what, path, line_no)
     problem = duration_problem(value)
     if problem is not None:
@@ -106,8 +109,10 @@ def parse_confidence(text: str, path: Path, line_no: int | None) -> float:
 def check_interval(
     start: float, stop: float, path: Path, line_no: int | None, warnings: list[str]
 ) -> None:
-    """Refuse ``stop < start``; record a warning for a zero-length event (kept in ``events``,
-    dropped by :meth:`Annotation.seizures`)."""
+    """Refuse ``stop < start``; record a warning for a zero-length event.
+
+    A zero-length event is kept in ``events`` and dropped by :meth:`Annotation.seizures`.
+    """
     if stop < start:
         raise InputFileError(
             path, f"{where(line_no)}stop time {stop:g} s is before start time {start:g} s"

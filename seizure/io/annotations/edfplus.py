@@ -56,7 +56,7 @@ def _raw_annotations(path: Path, is_bdf: bool) -> list[tuple[float, float | None
 
 
 def has_edf_annotations(path: str | Path) -> bool:
-    """True when ``path`` is an EDF+/BDF+ file holding at least one annotation.
+    """Tell whether ``path`` is an EDF+/BDF+ file holding at least one annotation.
 
     Parameters
     ----------

@@ -1,5 +1,6 @@
-"""TUSZ annotation formats: ``.csv``/``.csv_bi`` (v2, NEDC v5+), ``.tse``/``.tse_bi`` and
-``.lbl``/``.lbl_bi`` (up to v1.5).
+"""TUSZ annotation formats.
+
+``.csv``/``.csv_bi`` (v2, NEDC v5+), ``.tse``/``.tse_bi`` and ``.lbl``/``.lbl_bi`` (up to v1.5).
 
 Times are seconds from the start of the recording. Every row is kept in file order with its
 label normalised (see :func:`seizure.io.annotations.read_annotation`); sorting, merging and
@@ -264,9 +265,11 @@ def write_csv(
 
 
 def _versioned_lines(path: Path, text: str, kind: str) -> Iterator[tuple[int, str]]:
-    """Non-blank, non-comment lines after the ``version = <kind>_v1.0.0`` line, numbered
-    from 1; a content line before it, or no version line at all, is an error naming the file
-    (and the line)."""
+    """Yield the non-blank, non-comment lines after the ``version = <kind>_v1.0.0`` line.
+
+    Lines are numbered from 1; a content line before the version line, or no version line at
+    all, is an error naming the file (and the line).
+    """
     seen_version = False
     for line_no, raw_line in enumerate(text.splitlines(), start=1):
         line = raw_line.strip()
