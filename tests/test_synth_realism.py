@@ -31,14 +31,7 @@ from seizure.synth.realism import (
     spectral_slopes,
 )
 
-MALOW = (
-    Path(__file__).resolve().parents[2]
-    / "shared"
-    / "data"
-    / "real"
-    / "malow"
-    / "malow_michigan_19ch_100Hz_500s.edf"
-)
+MALOW = "real/malow/malow_michigan_19ch_100Hz_500s.edf"  # under ../shared/data
 
 
 def test_slope_of_an_exact_power_law() -> None:
@@ -86,9 +79,9 @@ def test_ictal_ratios_of_a_seizure_that_doubles_the_amplitude() -> None:
     assert rec.background_seconds == pytest.approx(100 + 280, abs=6)
 
 
-@pytest.mark.skipif(not MALOW.is_file(), reason="../shared/data/real/malow is absent")
-def test_real_recording_figures() -> None:
-    rec = measure_recording(MALOW, [Event(350.0, 500.0, "seiz")])
+@pytest.mark.shared_data
+def test_real_recording_figures(shared_data: Path) -> None:
+    rec = measure_recording(shared_data / MALOW, [Event(350.0, 500.0, "seiz")])
     assert len(rec.channels) == 20  # TCP without A1/A2
     assert -2.4 < rec.median_slope < -2.1
     assert np.isnan(rec.line_db).all()  # 100 Hz: 60 Hz is above Nyquist
