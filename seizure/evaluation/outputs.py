@@ -119,8 +119,11 @@ def _read_marker(folder: Path, kind: FolderKind) -> dict[str, Any] | None:
 def is_our_folder(folder: str | Path, kind: FolderKind) -> bool:
     """Tell whether ``folder`` may be cleared for a run of ``kind.command``.
 
-    That is when it does not exist, is empty (lock files aside), holds the command's marker,
-    or (not ``recursive``) holds nothing but entries named as the command's outputs.
+    That is when it does not exist, is empty (lock files aside), holds the command's marker
+    (written before anything else, so a killed run leaves it too), or (not ``recursive``)
+    holds nothing but ``probs/``: saved probabilities given to ``--reuse-probs``. A folder
+    without the marker that holds ``hyp/``, ``ref/`` or a report is refused, since those
+    names are common enough to be a user's own.
     """
     folder = Path(folder)
     if not folder.exists():
@@ -137,7 +140,7 @@ def is_our_folder(folder: str | Path, kind: FolderKind) -> bool:
         return True
     if kind.recursive:
         return False
-    return all(p.name in LOCK_NAMES or _is_output(p.name, kind) for p in folder.iterdir())
+    return all(p.name in LOCK_NAMES or p.name == "probs" for p in folder.iterdir())
 
 
 def _is_output(name: str, kind: FolderKind) -> bool:

@@ -301,3 +301,27 @@ def test_a_second_train_into_one_run_folder_is_refused(small_cache, tmp_path):
 def test_a_run_folder_holding_the_cache_is_refused(small_cache):
     refused(run("train", small_cache, small_cache.parent, *TRAIN), 2, r"would contain the input")
     refused(run("train", small_cache, small_cache, *TRAIN), 2, r"would be the input")
+
+
+def test_an_evaluation_into_a_users_folder_of_references_is_refused_and_untouched(tmp_path):
+    from seizure.evaluation.outputs import (
+        EVALUATION_FOLDER,
+        OutputFolderError,
+        claim_output_folder,
+        is_our_folder,
+    )
+
+    folder = tmp_path / "results"
+    (folder / "ref").mkdir(parents=True)
+    (folder / "ref" / "rec.csv_bi").write_text("my reference")
+    (folder / "report.md").write_text("my notes")
+    before = _files(folder)
+    assert not is_our_folder(folder, EVALUATION_FOLDER)
+    with pytest.raises(OutputFolderError, match="not written by seizure evaluate"):
+        with claim_output_folder(folder, EVALUATION_FOLDER, [], {}):
+            pass
+    assert _files(folder) == before
+    # saved probabilities alone (for --reuse-probs) are accepted
+    only_probs = tmp_path / "reuse"
+    (only_probs / "probs").mkdir(parents=True)
+    assert is_our_folder(only_probs, EVALUATION_FOLDER)
