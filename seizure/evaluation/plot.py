@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import io
 import math
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -23,10 +23,12 @@ import numpy as np
 
 from seizure.config import load_config
 from seizure.io.annotations import read_annotation
+from seizure.io.edf import read_edf_header
 from seizure.io.events import Event
 from seizure.preprocessing.cache import Cache
 from seizure.preprocessing.config import PreprocessConfig
-from seizure.preprocessing.pipeline import open_windows, preprocess_recording, read_for_montage
+from seizure.preprocessing.pipeline import open_windows
+from seizure.preprocessing.stream import read_span
 from seizure.utils.errors import InputFileError, SeizureError
 from seizure.utils.fsio import atomic_write_bytes
 
@@ -149,9 +151,11 @@ def edf_segment(path: str | Path, config: PreprocessConfig, at_s: float, span_s:
     """Read montage signals of an EDF file from ``at_s`` for ``span_s`` seconds.
 
     The signals are preprocessed as ``seizure preprocess`` does (the montage's channels,
-    resampled, band-passed, notched).
-    The whole recording is filtered, then cut, so the picture shows exactly what the
-    windows hold (no filter edge at the segment's borders).
+    resampled, band-passed, notched), and only the stretch is read, with a margin on each
+    side long enough for the filters to settle
+    (:func:`~seizure.preprocessing.stream.read_span`): the picture shows what the windows
+    hold (no filter edge at the segment's borders), and plotting a minute of a day-long
+    recording reads about a minute of it.
 
     Parameters
     ----------
@@ -169,17 +173,21 @@ def edf_segment(path: str | Path, config: PreprocessConfig, at_s: float, span_s:
     Raises
     ------
     InputFileError
-        Unreadable file or missing channels.
+        Unreadable file, missing channels or channels that are not voltages.
     PlotError
         ``at_s``/``span_s`` outside the recording.
     """
-    recording, header = read_for_montage(path, config)
+    header = read_edf_header(path)
     start, stop = segment_bounds(at_s, span_s, header.duration_s)
-    pre = preprocess_recording(recording, config, release=True)
-    fs = pre.sample_rate_hz
-    a, b = int(math.floor(start * fs)), int(math.ceil(stop * fs))
-    b = min(b, pre.n_samples)
-    return Segment(pre.signals(a, b), tuple(pre.channels), fs, a / fs, header.duration_s)
+    fs = config.sample_rate_hz
+    n_samples = int(math.floor(header.duration_s * fs + 1e-6))
+    a, b = int(math.floor(start * fs)), min(int(math.ceil(stop * fs)), n_samples)
+    if b <= a:
+        raise PlotError(
+            f"nothing to plot: {path} holds no sample at {fs:g} Hz from {start:g} to {stop:g} s"
+        )
+    signals, channels = read_span(header, config, a, b)
+    return Segment(signals, tuple(channels), fs, a / fs, header.duration_s)
 
 
 def cache_segment(cache: Any, recording_id: str, at_s: float, span_s: float) -> Segment:
@@ -361,10 +369,12 @@ def plot_segment(
     atomic_write_bytes(path, buf.getvalue())
 
 
-def _read_events(path: Path | None, duration_s: float) -> list[Event] | None:
+def _read_events(
+    path: Path | None, duration_s: float, label_map: Mapping[str, str]
+) -> list[Event] | None:
     if path is None:
         return None
-    return read_annotation(path).seizures(duration_s)
+    return read_annotation(path, label_map).seizures(duration_s)
 
 
 def _load_probs(path: Path, n_windows: int | None) -> np.ndarray:
@@ -397,6 +407,7 @@ def plot_source(
     config_files: Sequence[str | Path] = (),
     overrides: Sequence[str] = (),
     device: str = "auto",
+    label_map: Mapping[str, str] | None = None,
 ) -> Path:
     """Draw a stretch of an EDF file or a cache record (what ``seizure plot`` does).
 
@@ -421,6 +432,9 @@ def plot_source(
         threshold drawn (``evaluate.threshold``).
     device : str
         Where the model runs.
+    label_map : mapping of str to str, optional
+        Annotation text -> label for reading ``ref_file`` and ``hyp_file``, over
+        ``preprocess.label_map`` of the config (and of the cache for a cache record).
 
     Returns
     -------
@@ -469,8 +483,11 @@ def plot_source(
         n_windows, ref = None, []
         windows = open_windows(source, config.preprocess).windows if detector else None
         title = source.name
-    ref = _read_events(Path(ref_file) if ref_file else None, segment.duration_s) or ref
-    hyp = _read_events(Path(hyp_file) if hyp_file else None, segment.duration_s) or []
+    labels = {**config.preprocess.label_map, **(label_map or {})}
+    if source.is_dir():
+        labels = {**cache.config.label_map, **labels}
+    ref = _read_events(Path(ref_file) if ref_file else None, segment.duration_s, labels) or ref
+    hyp = _read_events(Path(hyp_file) if hyp_file else None, segment.duration_s, labels) or []
     probs = None
     if detector is not None:
         probs = detector.probabilities(windows)

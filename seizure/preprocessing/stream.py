@@ -33,7 +33,7 @@ import numpy as np
 from seizure.io.edf import EdfHeader, EdfSampleReader, SampleStats
 from seizure.preprocessing.config import PreprocessConfig
 from seizure.preprocessing.features import lfcc_context, lfcc_frames, raw_windows, window_count
-from seizure.preprocessing.montage import MontagePlan
+from seizure.preprocessing.montage import MontagePlan, get_montage, plan_montage
 from seizure.preprocessing.quality import check_channels, check_filtered, check_units
 from seizure.preprocessing.signal import (
     apply_filters,
@@ -44,7 +44,7 @@ from seizure.preprocessing.signal import (
     resample_span,
 )
 
-__all__ = ["StreamedWindows", "scan_sources"]
+__all__ = ["StreamedWindows", "read_span", "scan_sources"]
 
 #: Records read at a time by :func:`scan_sources`.
 _SCAN_RECORDS = 256
@@ -142,6 +142,59 @@ class _Sources:
         if bad.any():  # as resample_sources: set to 0 (a finite-only recording never gets here)
             out[bad] = 0.0
         return out
+
+
+def _apply_montage(matrix: np.ndarray, x: np.ndarray) -> np.ndarray:
+    """``matrix @ x`` as float32, zeros when the montage reads no source."""
+    out = np.empty((matrix.shape[0], x.shape[1]), dtype=np.float32)
+    if matrix.shape[1]:
+        np.matmul(matrix, x, out=out)
+    else:
+        out[:] = 0.0
+    return out
+
+
+def read_span(
+    header: EdfHeader, config: PreprocessConfig, start: int, stop: int
+) -> tuple[np.ndarray, tuple[str, ...]]:
+    """Montage signals of samples ``[start, stop)`` of an EDF, reading only what they need.
+
+    The samples equal those of the whole recording preprocessed (montage, resampling,
+    band-pass, notch) to float32 rounding: the records read cover the span plus, on each
+    side, :func:`~seizure.preprocessing.signal.filter_padding` samples (over which the
+    transient that filtering from a part's edge starts decays below 1e-9 of the signal: a few
+    seconds for the default filters, set by the slowest pole, usually the notch or the
+    high-pass edge) and the resampler's reach, whatever the recording's length. The checks
+    that need every sample (flat or clipped channels) are not made; units are.
+
+    Parameters
+    ----------
+    header : EdfHeader
+        Of the file to read.
+    config : PreprocessConfig
+        Montage, rate and filters.
+    start, stop : int
+        Samples at ``config.sample_rate_hz``, ``0 <= start < stop <= n_samples``.
+
+    Returns
+    -------
+    (ndarray of float32, shape (n_channels, stop - start), tuple of str)
+        Montage signals in microvolts and the montage's channel names.
+
+    Raises
+    ------
+    MissingChannelsError
+        When the recording lacks channels and ``config.fill_missing`` is False.
+    UnusableRecordingError
+        Non-voltage units, or filtering gives non-finite values.
+    """
+    montage = get_montage(config.montage)
+    plan = plan_montage(montage, header.labels, config.fill_missing)
+    reader = EdfSampleReader(header, plan.sources)
+    check_units(header.path, [header.signals[k].label for k in plan.sources], reader.units)
+    n_samples = int(math.floor(header.duration_s * config.sample_rate_hz + 1e-6))
+    sources = _Sources(reader, config, n_samples)
+    return _apply_montage(plan.matrix, sources.filtered(start, stop)), montage.channels
 
 
 class StreamedWindows:
@@ -264,13 +317,7 @@ class StreamedWindows:
 
     def _signals(self, a: int, b: int) -> np.ndarray:
         """Montage signals ``[a, b)``: ``(n_channels, b - a)`` float32."""
-        x = self.sources.filtered(a, b)
-        out = np.empty((self.matrix.shape[0], b - a), dtype=np.float32)
-        if self.matrix.shape[1]:
-            np.matmul(self.matrix, x, out=out)
-        else:
-            out[:] = 0.0
-        return out
+        return _apply_montage(self.matrix, self.sources.filtered(a, b))
 
     def _raw(self, k0: int, k1: int) -> np.ndarray:
         a = k0 * self.stride
