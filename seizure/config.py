@@ -57,6 +57,11 @@ __all__ = [
 
 _INT_LIMIT = 2**63
 
+#: Field metadata key: a field marked ``{"omit_when_empty": True}`` is left out of
+#: :func:`to_dict` (so of :func:`fingerprint`, ``config.yaml`` and checkpoints) while its value
+#: is empty, so that adding such a setting changes no existing fingerprint or saved config.
+OMIT_WHEN_EMPTY = "omit_when_empty"
+
 T = TypeVar("T")
 
 
@@ -223,9 +228,16 @@ def from_dict(cls: type[T], data: Mapping[str, Any], prefix: str = "") -> T:
 
 
 def to_dict(obj: Any) -> Any:
-    """Turn a config dataclass into plain YAML/JSON-serialisable python (tuples -> lists)."""
+    """Turn a config dataclass into plain YAML/JSON-serialisable python (tuples -> lists).
+
+    Fields marked :data:`OMIT_WHEN_EMPTY` are left out while empty.
+    """
     if dataclasses.is_dataclass(obj) and not isinstance(obj, type):
-        return {f.name: to_dict(getattr(obj, f.name)) for f in dataclasses.fields(obj)}
+        return {
+            f.name: to_dict(getattr(obj, f.name))
+            for f in dataclasses.fields(obj)
+            if not (f.metadata.get(OMIT_WHEN_EMPTY) and not getattr(obj, f.name))
+        }
     if isinstance(obj, (list, tuple)):
         return [to_dict(v) for v in obj]
     if isinstance(obj, dict):

@@ -215,3 +215,69 @@ def _finite(obj: Any) -> Any:
     if isinstance(obj, float) and obj != obj or obj in (float("inf"), float("-inf")):
         return None
     return obj
+
+
+# ------------------------------------------------------------------ --label-map
+
+#: Help of ``--label-map``, shared by the commands that read annotations.
+LABEL_MAP_HELP = (
+    "Read the annotation text TEXT (case-insensitive: an mne-bids trial_type, an EDF+ "
+    "annotation, any label of an annotation file) as LABEL (seiz, bckg or a TUSZ seizure type "
+    "such as fnsz), over preprocess.label_map of --config; repeatable, or a YAML file of "
+    "TEXT: LABEL. A text matched by no map keeps its usual reading: an unknown label in an "
+    "annotation file is an error naming the file and line, an EDF+ annotation that is no "
+    "seizure label is left out with a warning."
+)
+
+
+def _parse_label_map(
+    ctx: click.Context, param: click.Parameter, values: Sequence[str]
+) -> dict[str, str]:
+    """Turn ``--label-map`` values (``TEXT=LABEL`` or a YAML file) into one checked map."""
+    import yaml
+
+    from seizure.preprocessing.config import check_label_map
+
+    merged: dict[str, Any] = {}
+    for value in values:
+        if "=" in value:
+            text, label = value.rsplit("=", 1)
+            merged[text] = label
+            continue
+        path = Path(value)
+        if not path.is_file():
+            raise click.BadParameter(
+                f"expected TEXT=LABEL or a YAML file of TEXT: LABEL, got {value!r} (no such file)",
+                ctx,
+                param,
+            )
+        try:
+            data = yaml.safe_load(path.read_text(encoding="utf-8"))
+        except (OSError, UnicodeDecodeError, yaml.YAMLError) as err:
+            raise click.BadParameter(
+                f"{path}: cannot be read as YAML ({err})", ctx, param
+            ) from None
+        if not isinstance(data, dict):
+            raise click.BadParameter(
+                f"{path}: expected a mapping of annotation text to label, got "
+                f"{type(data).__name__}",
+                ctx,
+                param,
+            )
+        merged.update(data)
+    try:
+        return check_label_map(merged, "--label-map")
+    except ValueError as err:  # the message already names --label-map
+        raise click.UsageError(str(err), ctx) from None
+
+
+def label_map_option(func: Callable[..., Any]) -> Callable[..., Any]:
+    """Add ``--label-map TEXT=LABEL|FILE.yaml`` (repeatable), parsed into a checked dict."""
+    return click.option(
+        "--label-map",
+        "label_map",
+        multiple=True,
+        metavar="TEXT=LABEL|FILE.yaml",
+        callback=_parse_label_map,
+        help=LABEL_MAP_HELP,
+    )(func)

@@ -6,7 +6,12 @@ from pathlib import Path
 
 import click
 
-from seizure.cli.common import config_options, device_option, verbosity_options
+from seizure.cli.common import (
+    config_options,
+    device_option,
+    label_map_option,
+    verbosity_options,
+)
 
 
 @click.command("plot")
@@ -38,6 +43,7 @@ from seizure.cli.common import config_options, device_option, verbosity_options
 @click.option("--checkpoint", type=click.Path(exists=True, dir_okay=False, path_type=Path),
               help="Compute the probabilities with this checkpoint (and preprocess an EDF as "
               "it was trained).")  # fmt: skip
+@label_map_option
 @config_options
 @device_option("the model runs (with --checkpoint)", indexed=True)
 @verbosity_options
@@ -51,6 +57,7 @@ def command(
     hyp_file: Path | None,
     probs_file: Path | None,
     checkpoint: Path | None,
+    label_map: dict[str, str],
     config_files: tuple[str, ...],
     overrides: tuple[str, ...],
     device: str,
@@ -63,6 +70,10 @@ def command(
     resampling, band-pass and notch. Reference seizures are shaded green, detected ones
     red; the per-window probability (--probs FILE.npy, or computed with --checkpoint) is
     drawn underneath with the threshold. The time axis is seconds from the recording start.
+    Only the stretch is read from an EDF, with a few seconds on each side for the filters to
+    settle, so a minute of a day-long recording draws as fast as a minute-long file.
+    --ref/--hyp labels beyond the usual ones (an mne-bids trial_type, EDF+ texts) are read
+    through --label-map and preprocess.label_map.
 
     Exit status: 0 when the image was written, 1 when an input cannot be read, 2 for usage
     errors (a --at outside the recording, an unknown record, an unsupported suffix).
@@ -82,5 +93,6 @@ def command(
         config_files=config_files,
         overrides=overrides,
         device=device,
+        label_map=label_map,
     )
     click.echo(f"wrote {path}")

@@ -8,7 +8,12 @@ from pathlib import Path
 
 import click
 
-from seizure.cli.common import config_options, resolve_config, verbosity_options
+from seizure.cli.common import (
+    config_options,
+    label_map_option,
+    resolve_config,
+    verbosity_options,
+)
 
 METHOD_NAMES = ("ovlp", "taes", "epoch", "dpalign", "szcore_event", "szcore_sample")
 
@@ -80,6 +85,7 @@ def _format_table(report_dict: dict, files: int, duration_s: float) -> str:
     help="Patient of a recording name for SzCORE's per-patient average: the first group "
     "(or whole match) at the start of the name. Default: up to the first '_'.",
 )
+@label_map_option
 @config_options
 @verbosity_options
 def command(
@@ -89,6 +95,7 @@ def command(
     json_path: Path | None,
     nedc_report: Path | None,
     patient_regex: str | None,
+    label_map: dict[str, str],
     config_files: tuple[str, ...],
     overrides: tuple[str, ...],
 ) -> None:
@@ -97,6 +104,8 @@ def command(
     REF and HYP are NEDC list files (one annotation path per line; relative paths are
     resolved from the list's folder, $VARS expanded) or folders of annotation files paired by
     recording name (.csv_bi, .csv, .tse, .lbl and their _bi forms, SzCORE *_events.tsv).
+    Labels other than the usual ones (an mne-bids trial_type such as 'eyes closed') are read
+    through --label-map and preprocess.label_map.
     Label 'seiz' is scored with NEDC EEG Eval v6.0.0's OVLP, TAES, EPOCH (0.25 s) and DPALIGN
     rules and with SzCORE's event and sample scoring (timescoring), pooled over recordings;
     the total duration is the sum of the reference '# duration' headers.
@@ -124,7 +133,8 @@ def command(
     except ValueError as err:
         raise click.UsageError(str(err)) from err
 
-    report = score_files(ref, hyp, selected, params)
+    labels = {**cfg.preprocess.label_map, **label_map}
+    report = score_files(ref, hyp, selected, params, label_map=labels)
     if report.files == 0:
         raise click.ClickException(f"{ref}: no recordings to score")
     for warning in report.warnings:

@@ -148,7 +148,7 @@ def process_entry(
         # is windowed a block at a time as the cache writer asks for them.
         out = open_windows(entry.edf_path, config)
         duration = out.duration_s
-        annotation = load_annotation(entry)
+        annotation = load_annotation(entry, config.label_map)
         events = annotation.seizures(duration)
         warnings = out.warnings + list(annotation.warnings)
         source_labels = list(out.header.labels)

@@ -3,13 +3,82 @@
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
-from typing import Literal
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any, Literal
 
 #: Montage names (the tables live in :mod:`seizure.preprocessing.montage`).
 MONTAGE_NAMES = ("tcp_ar", "tcp_le", "tcp_ar_a", "double_banana", "average", "referential")
 
 MontageName = Literal["tcp_ar", "tcp_le", "tcp_ar_a", "double_banana", "average", "referential"]
+
+
+#: TUSZ seizure types (focal, generalised, simple and complex partial, absence, tonic, clonic,
+#: tonic-clonic, atonic, myoclonic); annotation readers turn each into ``seiz`` unless a label
+#: map keeps it.
+SEIZURE_TYPES: tuple[str, ...] = (
+    "fnsz",
+    "gnsz",
+    "spsz",
+    "cpsz",
+    "absz",
+    "tnsz",
+    "cnsz",
+    "tcsz",
+    "atsz",
+    "mysz",
+)
+
+#: The labels an annotation text may be mapped to (``preprocess.label_map`` values): seizure,
+#: background, or a seizure type (counted as seizure by the pipeline).
+ANNOTATION_LABELS: tuple[str, ...] = ("seiz", "bckg", *SEIZURE_TYPES)
+
+
+def check_label_map(label_map: Mapping[Any, Any], key: str) -> dict[str, str]:
+    """Check a label map and return it with texts and labels in lower case.
+
+    Parameters
+    ----------
+    label_map : mapping of str to str
+        Annotation text (an mne-bids ``trial_type``, an EDF+ annotation text, any label of an
+        annotation file; compared case-insensitively) -> one of :data:`ANNOTATION_LABELS`.
+    key : str
+        Where the map was given (``preprocess.label_map``, ``--label-map``), for messages.
+
+    Returns
+    -------
+    dict of str to str
+        Stripped, lower-case texts -> lower-case labels.
+
+    Raises
+    ------
+    ValueError
+        A text or label that is not a non-empty string, a label outside
+        :data:`ANNOTATION_LABELS`, or two texts equal but for letter case mapped to different
+        labels; the message names ``key`` and the text.
+    """
+    out: dict[str, str] = {}
+    for text, label in label_map.items():
+        if not isinstance(text, str) or not text.strip():
+            raise ValueError(
+                f"Invalid value for '{key}': an annotation text must be a non-empty string, "
+                f"got {text!r}"
+            )
+        allowed = ", ".join(ANNOTATION_LABELS)
+        target = label.strip().lower() if isinstance(label, str) else label
+        if target not in ANNOTATION_LABELS:
+            raise ValueError(
+                f"Invalid value for '{key}' (text {text!r}): allowed labels are {allowed}, "
+                f"got {label!r} instead"
+            )
+        lowered = text.strip().lower()
+        if out.get(lowered, target) != target:
+            raise ValueError(
+                f"Invalid value for '{key}': texts equal to {lowered!r} (letter case aside) "
+                f"map to both {out[lowered]!r} and {target!r}"
+            )
+        out[lowered] = target
+    return out
 
 
 def _is_multiple(value: float, step: float) -> bool:
@@ -62,6 +131,14 @@ class PreprocessConfig:
         Frames (odd) over which differential energy is max - min of the log energy.
     lfcc_delta_frames : int
         Half-width in frames of the derivative regression.
+    label_map : dict of str to str
+        Annotation text -> label (one of :data:`ANNOTATION_LABELS`), consulted
+        case-insensitively before the readers' defaults when the corpus's annotations are
+        read: an mne-bids ``events.tsv`` ``trial_type``, an EDF+ annotation text, or any
+        label of a TUSZ/SzCORE file (``{"eyes closed": "bckg", "Crise": "seiz"}``). A text
+        that matches neither map is handled as without it: an error naming the file and line
+        in an annotation file, a note left out (with a warning) in an EDF+. Empty by default;
+        it enters the fingerprint only when set.
     """
 
     montage: MontageName = "tcp_ar"
@@ -81,8 +158,16 @@ class PreprocessConfig:
     lfcc_n_cepstra: int = 7
     lfcc_energy_span_frames: int = 9
     lfcc_delta_frames: int = 2
+    # hash=False: a dict is unhashable; equal configs still hash equal without it.
+    # omit_when_empty: see seizure.config.OMIT_WHEN_EMPTY (the default fingerprint is kept).
+    label_map: dict[str, str] = field(
+        default_factory=dict, hash=False, metadata={"omit_when_empty": True}
+    )
 
     def __post_init__(self) -> None:
+        object.__setattr__(
+            self, "label_map", check_label_map(self.label_map, "preprocess.label_map")
+        )
         fs = self.sample_rate_hz
         if fs <= 0:
             raise ValueError(f"sample_rate_hz must be positive, got {fs}")

@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import math
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -461,6 +461,7 @@ def score_files(
     methods: str | Iterable[str] | None = None,
     params: ScoreParams | None = None,
     keep_per_file: bool = False,
+    label_map: Mapping[str, str] | None = None,
 ) -> ScoreReport:
     """Score annotation files named by list files or found in folders.
 
@@ -470,6 +471,9 @@ def score_files(
         NEDC list files or folders of annotation files (see :mod:`seizure.scoring.lists`).
     methods, params, keep_per_file
         As in :func:`score_recordings`.
+    label_map : mapping of str to str, optional
+        Annotation text -> label for reading both sides (see
+        :func:`seizure.io.annotations.read_annotation`), e.g. an mne-bids ``trial_type``.
 
     Returns
     -------
@@ -494,7 +498,7 @@ def score_files(
     for pair in pairing.pairs:
         if not pair.ref.is_file():
             raise InputFileError(pair.ref, "reference annotation file does not exist")
-        ref_ann = read_annotation(pair.ref)
+        ref_ann = read_annotation(pair.ref, label_map)
         if pair.hyp is None:
             warnings.append(f"{pair.name}: no hypothesis file; scored as no detections")
             hyp_ann = None
@@ -502,7 +506,7 @@ def score_files(
             warnings.append(f"{pair.hyp}: hypothesis file does not exist; scored as no detections")
             hyp_ann = None
         else:
-            hyp_ann = read_annotation(pair.hyp)
+            hyp_ann = read_annotation(pair.hyp, label_map)
         anns.append((_with_signal_duration(ref_ann, pair.ref, warnings), hyp_ann))
         names.append(pair.name)
     report = score_pairs(anns, methods, params, names, keep_per_file)

@@ -9,8 +9,10 @@ row of the source in order with its label normalised: the seizure types (``fnsz`
 ``spsz``, ``cpsz``, ``absz``, ``tnsz``, ``cnsz``, ``tcsz``, ``atsz``, ``mysz``) and ``seiz``
 become ``seiz``, ``bckg`` and the old typo ``bkgd`` become ``bckg`` (pass
 ``label_map=KEEP_SEIZURE_TYPES`` to keep the types); any other label is an error naming the
-file and line. Sorting, merging and clipping to the recording are done by
-:meth:`Annotation.seizures`, which records a warning for every clipped event.
+file and line. A ``label_map`` (text -> label) is consulted first; the commands take it from
+the config's ``preprocess.label_map`` and ``--label-map``. Sorting, merging and clipping
+to the recording are done by :meth:`Annotation.seizures`, which records a warning for every
+clipped event.
 """
 
 from __future__ import annotations

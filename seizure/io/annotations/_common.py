@@ -7,21 +7,8 @@ from collections.abc import Mapping
 from pathlib import Path
 
 from seizure.io.events import BACKGROUND, SEIZURE, duration_problem
+from seizure.preprocessing.config import SEIZURE_TYPES
 from seizure.utils.errors import InputFileError
-
-#: TUSZ seizure types; each maps to ``seiz`` unless a ``label_map`` keeps it.
-SEIZURE_TYPES: tuple[str, ...] = (
-    "fnsz",
-    "gnsz",
-    "spsz",
-    "cpsz",
-    "absz",
-    "tnsz",
-    "cnsz",
-    "tcsz",
-    "atsz",
-    "mysz",
-)
 
 #: The default label normalisation: seizure types and ``seiz`` -> ``seiz``; ``bckg`` and the
 #: old typo ``bkgd`` -> ``bckg``.

@@ -7,8 +7,9 @@ start) and ``recordingDuration`` (seconds). A recording without seizures has one
 BIDS events files written by mne-bids (``onset``, ``duration``, ``trial_type``, ``value``,
 ``sample``) are read too: without an ``eventType`` column the label is ``trial_type``, where
 ``seizure`` (any letter case) also means ``seiz`` and ``background`` means ``bckg``; any
-other trial type must be given in ``label_map`` (e.g. ``{"eyes closed": "bckg"}``) or the file
-is refused naming it. A ``duration`` of ``n/a`` (allowed by BIDS) is a zero-length event,
+other trial type must be given in ``label_map`` (e.g. ``{"eyes closed": "bckg"}``; the
+config's ``preprocess.label_map``, ``--label-map`` of ``score`` and ``plot``) or the file is
+refused naming it. A ``duration`` of ``n/a`` (allowed by BIDS) is a zero-length event,
 kept in ``events`` with a warning and dropped by :meth:`Annotation.seizures`.
 """
 
@@ -69,8 +70,8 @@ def _tsv_label(
         raise InputFileError(
             path,
             f"line {line_no}: trial_type {raw!r} is not a seizure label (sz, sz_*, seiz, "
-            "seizure, bckg, background, a TUSZ type); map it with a label map, e.g. "
-            f"{{{raw.strip()!r}: 'bckg'}}",
+            "seizure, bckg, background, a TUSZ type); map it with a label map: "
+            f"preprocess.label_map, or --label-map '{raw.strip()}=bckg' of score and plot",
         ) from err
 
 

@@ -2,7 +2,8 @@
 
 EDFbrowser and MNE (``raw.export``) write events as free text, e.g. ``Seizure`` with a
 duration, beside notes such as ``Lights off``. Each annotation becomes an event: its text is
-looked up in ``label_map`` (case-insensitive), then in the defaults (``sz``, ``sz_...``,
+looked up in ``label_map`` (case-insensitive; the config's ``preprocess.label_map``,
+``--label-map`` of ``score`` and ``plot``), then in the defaults (``sz``, ``sz_...``,
 ``seiz``, ``seizure`` and the TUSZ seizure types -> ``seiz``; ``bckg``, ``background`` ->
 ``bckg``). Unlike the annotation files, whose labels are a closed set, any other text is a
 note, not an error: it is left out and named, with its count, in one warning. An annotation
@@ -127,6 +128,7 @@ def read_edf_annotations(
         listed = ", ".join(f"{text!r} ({n})" for text, n in sorted(ignored.items()))
         warnings.append(
             f"{path}: annotations that are not seizure labels were left out: {listed} "
-            "(map a text with a label map to use it)"
+            "(map a text with a label map to use it: preprocess.label_map, or --label-map "
+            "of score and plot)"
         )
     return Annotation(events=events, duration=header.duration_s, source=path, warnings=warnings)
