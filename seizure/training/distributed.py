@@ -51,7 +51,7 @@ class DistInfo:
 
     @property
     def is_main(self) -> bool:
-        """Rank 0 writes files and validates."""
+        """Rank 0 writes files and computes the validation metrics."""
         return self.rank == 0
 
     @property
