@@ -12,7 +12,9 @@
 #   gru_l2          --config train/h100 --set model.cell=gru --set model.regularization.l2=1e-4
 #
 # Array task i trains line i into RUN_ROOT/<name> with --resume, so a requeued or re-submitted
-# task continues where it stopped; a finished run is left alone.
+# task continues where it stopped; a finished run is left alone. On SIGTERM (--signal B:TERM)
+# the training saves last.pt and stops; the task requeues itself when the run's summary.json
+# was rewritten with "status": "interrupted" (not after a crash).
 #SBATCH --job-name=seizure-grid
 #SBATCH --nodes=1
 #SBATCH --ntasks=1
@@ -54,6 +56,9 @@ fi
 export OMP_NUM_THREADS=${SLURM_CPUS_PER_TASK:-8}
 export SEIZURE_PROGRESS=0
 
+summary="$run_dir/summary.json"
+stamp() { stat -c '%i %y' "$1" 2>/dev/null || echo absent; }
+before=$(stamp "$summary")
 echo "$(date -Is) array task $task on $(hostname): $name -> $run_dir ${options[*]}"
 "$python" -m seizure train "$cache" "$run_dir" --resume --device cuda "${options[@]}" &
 pid=$!
@@ -62,9 +67,10 @@ set +e
 wait "$pid"; status=$?
 if kill -0 "$pid" 2>/dev/null; then wait "$pid"; status=$?; fi
 set -e
-if [[ $status -eq 143 && -n "${SLURM_JOB_ID:-}" ]]; then
-    echo "$(date -Is) interrupted: requeueing ${SLURM_ARRAY_JOB_ID}_${task}"
-    scontrol requeue "${SLURM_ARRAY_JOB_ID}_${task}"
+if [[ $status -ne 0 && -n "${SLURM_JOB_ID:-}" && "$(stamp "$summary")" != "$before" ]] \
+        && grep -q '"status": "interrupted"' "$summary"; then
+    echo "$(date -Is) interrupted: requeueing ${SLURM_ARRAY_JOB_ID:-$SLURM_JOB_ID}_${task}"
+    scontrol requeue "${SLURM_ARRAY_JOB_ID:-$SLURM_JOB_ID}_${task}"
     exit 0
 fi
 exit "$status"

@@ -1,15 +1,24 @@
 #!/usr/bin/env bash
-# One training run on one node with several GPUs (DistributedDataParallel via torchrun).
+# One training run with DistributedDataParallel via torchrun: one node or several.
 #
 #   sbatch scripts/slurm_train.sh CACHE RUN_DIR [seizure train options ...]
 #   sbatch --gpus-per-node=8 scripts/slurm_train.sh cache/tusz runs/h100x8 \
 #       --config train/h100 --set train.epochs=50
+#   sbatch --nodes=4 --gpus-per-node=8 scripts/slurm_train.sh cache/tusz runs/h100x32 \
+#       --config train/h100
 #
-# Every rank trains on its shard of each global batch (train.batch_size is per GPU); rank 0
-# validates and writes RUN_DIR. The run is always started with --resume, so a requeued job
-# continues from RUN_DIR/last.pt (an empty RUN_DIR starts fresh). Shortly before the time
-# limit SLURM sends SIGTERM (--signal); the trainers finish their step, save last.pt and exit
-# 143, and this script requeues the job.
+# One node: `torchrun --standalone`. Several nodes (--nodes=N): `srun` starts one torchrun
+# agent per node and the agents meet at a c10d rendezvous on the first node of the job
+# (port SEIZURE_RDZV_PORT, default 29500 + job id % 1000; rendezvous id = the job id). The
+# cache and RUN_DIR must be on a file system every node sees.
+#
+# Every rank trains on its shard of each global batch (train.batch_size is per GPU) and
+# validates its share of the dev split; global rank 0 writes RUN_DIR. The run is always
+# started with --resume, so a requeued job continues from RUN_DIR/last.pt (an empty RUN_DIR
+# starts fresh). Shortly before the time limit SLURM sends SIGTERM to this script (--signal
+# B:TERM); it passes it on (to srun, which passes it to the agents and they to the trainers),
+# the trainers finish their step, save last.pt and exit 143, and this script requeues the
+# job when RUN_DIR/summary.json was rewritten with "status": "interrupted" (not after a crash).
 #SBATCH --job-name=seizure-train
 #SBATCH --nodes=1
 #SBATCH --ntasks-per-node=1
@@ -38,14 +47,36 @@ if [[ "$ngpu" -lt 1 ]]; then
     echo "no GPU visible on $(hostname); request some with --gpus-per-node" >&2
     exit 2
 fi
+nnodes=${SLURM_NNODES:-1}
 # split the CPUs between the ranks (copy threads and OpenMP)
 export OMP_NUM_THREADS=$(( ${SLURM_CPUS_PER_TASK:-$(nproc)} / ngpu ))
 export SEIZURE_PROGRESS=0   # batch logs: no progress bars
 
-started=$(mktemp)
-echo "$(date -Is) job ${SLURM_JOB_ID:-?} on $(hostname): $ngpu GPU(s), run dir $run_dir"
-"$python" -m torch.distributed.run --standalone --nproc_per_node="$ngpu" \
-    -m seizure train "$cache" "$run_dir" --resume "$@" &
+train=(-m seizure train "$cache" "$run_dir" --resume "$@")
+if [[ "$nnodes" -gt 1 ]]; then
+    # awk reads the whole list: `head` would leave scontrol a broken pipe (pipefail)
+    head_node=$(scontrol show hostnames "$SLURM_JOB_NODELIST" | awk 'NR == 1')
+    port=${SEIZURE_RDZV_PORT:-$(( 29500 + ${SLURM_JOB_ID:-0} % 1000 ))}
+    step=(srun --nodes="$nnodes" --ntasks-per-node=1 --kill-on-bad-exit=1)
+    if [[ -n "${SLURM_CPUS_PER_TASK:-}" ]]; then
+        step+=(--cpus-per-task="$SLURM_CPUS_PER_TASK")  # srun does not inherit it
+    fi
+    launch=("${step[@]}" "$python" -m torch.distributed.run --nnodes="$nnodes"
+            --nproc_per_node="$ngpu" --rdzv_backend=c10d --rdzv_endpoint="$head_node:$port"
+            --rdzv_id="${SLURM_JOB_ID:?multi-node runs need SLURM_JOB_ID}" "${train[@]}")
+    where="$nnodes nodes x $ngpu GPU(s), rendezvous $head_node:$port"
+else
+    launch=("$python" -m torch.distributed.run --standalone --nproc_per_node="$ngpu"
+            "${train[@]}")
+    where="$ngpu GPU(s)"
+fi
+
+# the summary as it was before this job: requeue only when this job's trainers rewrote it
+summary="$run_dir/summary.json"
+stamp() { stat -c '%i %y' "$1" 2>/dev/null || echo absent; }
+before=$(stamp "$summary")
+echo "$(date -Is) job ${SLURM_JOB_ID:-?} on $(hostname): $where, run dir $run_dir"
+"${launch[@]}" &
 pid=$!
 trap 'echo "$(date -Is) SIGTERM: asking the trainers to save and stop"; kill -TERM "$pid"' TERM
 set +e
@@ -54,13 +85,10 @@ wait "$pid"; status=$?
 if kill -0 "$pid" 2>/dev/null; then wait "$pid"; status=$?; fi
 set -e
 
-# requeue only when this job's trainers saved an interrupted run (not after a crash)
-summary="$run_dir/summary.json"
-if [[ $status -ne 0 && -n "${SLURM_JOB_ID:-}" && "$summary" -nt "$started" ]] \
+if [[ $status -ne 0 && -n "${SLURM_JOB_ID:-}" && "$(stamp "$summary")" != "$before" ]] \
         && grep -q '"status": "interrupted"' "$summary"; then
     echo "$(date -Is) interrupted: requeueing job $SLURM_JOB_ID (it resumes from last.pt)"
     scontrol requeue "$SLURM_JOB_ID"
     exit 0
 fi
-rm -f "$started"
 exit "$status"

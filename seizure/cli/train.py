@@ -58,7 +58,8 @@ def command(
     --resume is given. The cache must have been made with the config's preprocess section.
 
     Under torchrun (torchrun --nproc_per_node N -m seizure train ...) each process trains
-    on its shard of every batch; rank 0 validates and writes the files.
+    on its shard of every batch and validates its share of the dev split; rank 0 writes
+    the files. Several nodes: see scripts/slurm_train.sh.
 
     Exit status: 0 when training finished (all epochs, early stopping or train.max_steps);
     130 (SIGINT) or 143 (SIGTERM) when interrupted after saving last.pt (resume with

@@ -3,7 +3,15 @@
 ``torchrun --nproc_per_node N -m seizure train ...`` starts N processes with ``RANK``,
 ``LOCAL_RANK`` and ``WORLD_SIZE`` set. Each process (rank) drives one GPU (``cuda:LOCAL_RANK``,
 NCCL) or the CPU (gloo), trains on its own shard of every global batch, and gradients are
-averaged by DDP. Rank 0 alone validates and writes files; the decision to stop is broadcast.
+averaged by DDP. Every rank validates its share of the dev split (see
+:mod:`seizure.training.validation`); rank 0 computes the metrics and writes files, and the
+decisions taken from them (best epoch, early stopping) are broadcast.
+
+Several nodes: one ``torchrun`` agent per node joins a c10d rendezvous
+(``--nnodes=N --rdzv_backend=c10d --rdzv_endpoint=HOST:PORT --rdzv_id=ID``, see
+``scripts/slurm_train.sh``); ``RANK`` is then the global rank and ``LOCAL_RANK`` the rank on
+the node, which picks the GPU. Only global rank 0 writes the run directory, so the nodes
+need a shared file system for the cache and the run directory (rank 0's), nothing more.
 """
 
 from __future__ import annotations
@@ -12,6 +20,7 @@ import gc
 import os
 from dataclasses import dataclass
 
+import numpy as np
 import torch
 import torch.distributed as dist
 
@@ -19,8 +28,11 @@ from seizure.inference.device import gpu_hint, resolve_device
 
 __all__ = [
     "DistInfo",
+    "all_reduce_sum",
     "any_rank",
     "broadcast_flag",
+    "broadcast_value",
+    "sync_buffers",
     "device_notes",
     "init_distributed",
     "shutdown",
@@ -39,7 +51,7 @@ class DistInfo:
 
     @property
     def is_main(self) -> bool:
-        """Rank 0 writes files and validates."""
+        """Rank 0 writes files and computes the validation metrics."""
         return self.rank == 0
 
     @property
@@ -108,22 +120,82 @@ def init_distributed(requested_device: str = "auto") -> tuple[DistInfo, list[str
     return info, notes
 
 
+def _comm_device(info: DistInfo) -> torch.device:
+    """Where collective tensors live: the GPU under NCCL, the CPU under gloo."""
+    return info.device if info.device.type == "cuda" else torch.device("cpu")
+
+
 def broadcast_flag(flag: bool, info: DistInfo) -> bool:
     """Rank 0's ``flag`` on every rank."""
     if not info.distributed:
         return flag
-    t = torch.tensor([int(flag)], device=info.device if info.device.type == "cuda" else "cpu")
+    t = torch.tensor([int(flag)], device=_comm_device(info))
     dist.broadcast(t, src=0)
     return bool(t.item())
+
+
+def broadcast_value(value: float, info: DistInfo) -> float:
+    """Rank 0's ``value`` on every rank, bit for bit (float64; NaN stays NaN).
+
+    Parameters
+    ----------
+    value : float
+        The value on this rank; only rank 0's counts.
+    info : DistInfo
+
+    Returns
+    -------
+    float
+    """
+    if not info.distributed:
+        return value
+    t = torch.tensor([value], dtype=torch.float64, device=_comm_device(info))
+    dist.broadcast(t, src=0)
+    return float(t.item())
 
 
 def any_rank(flag: bool, info: DistInfo) -> bool:
     """Return True on every rank when ``flag`` is true on any rank."""
     if not info.distributed:
         return flag
-    t = torch.tensor([int(flag)], device=info.device if info.device.type == "cuda" else "cpu")
+    t = torch.tensor([int(flag)], device=_comm_device(info))
     dist.all_reduce(t, op=dist.ReduceOp.MAX)
     return bool(t.item())
+
+
+def all_reduce_sum(values: np.ndarray, info: DistInfo) -> np.ndarray:
+    """Sum ``values`` element-wise over the ranks; every rank gets the sum.
+
+    Parameters
+    ----------
+    values : numpy.ndarray
+        The same shape and dtype on every rank.
+    info : DistInfo
+
+    Returns
+    -------
+    numpy.ndarray
+        Same shape and dtype; ``values`` itself (unchanged) in a single process. Where at
+        most one rank holds a non-zero value the sum is that value exactly.
+    """
+    if not info.distributed:
+        return values
+    t = torch.from_numpy(np.ascontiguousarray(values)).to(_comm_device(info))
+    dist.all_reduce(t, op=dist.ReduceOp.SUM)
+    return t.cpu().numpy()
+
+
+def sync_buffers(model: torch.nn.Module, info: DistInfo) -> None:
+    """Copy rank 0's buffers (BatchNorm running statistics) into ``model`` on every rank.
+
+    DDP broadcasts rank 0's buffers at the start of each forward, but the forward itself then
+    updates each rank's copy from its own shard; after the last step of an epoch the ranks'
+    running statistics differ. Rank 0's are the ones saved in the checkpoints.
+    """
+    if not info.distributed:
+        return
+    for buffer in model.buffers():
+        dist.broadcast(buffer.data, src=0)
 
 
 def shutdown(info: DistInfo) -> None:

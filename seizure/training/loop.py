@@ -46,7 +46,13 @@ from seizure.training import metrics as M
 from seizure.training.baseline import fit_baseline
 from seizure.training.checkpoint import capture_rng_state, load_checkpoint, save_checkpoint
 from seizure.training.data import train_plan
-from seizure.training.distributed import DistInfo, any_rank, broadcast_flag, init_distributed
+from seizure.training.distributed import (
+    DistInfo,
+    any_rank,
+    broadcast_flag,
+    broadcast_value,
+    init_distributed,
+)
 from seizure.training.distributed import shutdown as dist_shutdown
 from seizure.training.errors import NonFiniteLossError, RunDirError
 from seizure.training.rundir import append_metrics_row, epoch_line, write_summary
@@ -96,7 +102,7 @@ class TrainResult:
     best_epoch: int | None
     history: list[dict[str, Any]] = field(default_factory=list)
     exit_code: int = 0
-    rank: int = 0  # under torchrun only rank 0's history and best values are filled in
+    rank: int = 0  # under torchrun only rank 0's history is filled in
 
 
 @dataclass
@@ -434,9 +440,10 @@ def _stop_reason(run: Run, state: TrainState, signalled: bool) -> str | None:
 def end_epoch(run: Run, state: TrainState, result: EpochResult) -> None:
     """Close an epoch (or the run at ``max_steps``): validate, log, checkpoint, track the best.
 
-    Rank 0 validates on the dev split, appends the metrics row to ``metrics.jsonl`` and
-    ``state.history``, updates ``state.best`` and writes ``last.pt`` (and ``best.pt`` when the
-    metric improved, when there is none yet, or when there is no dev split).
+    Every rank validates its share of the dev split; rank 0 computes the metrics, appends
+    the row to ``metrics.jsonl`` and ``state.history`` and writes ``last.pt`` (and ``best.pt``
+    when the metric improved, when there is none yet, or when there is no dev split). The
+    metric is broadcast, so ``state.best`` is the same on every rank.
     """
     cfg = run.config.train
     row: dict[str, Any] = {
@@ -452,13 +459,14 @@ def end_epoch(run: Run, state: TrainState, result: EpochResult) -> None:
     else:
         state.next_epoch()
     _capture_rng(run, state)  # validation draws no random numbers
-    if not run.info.is_main:
-        return
     t0 = time.perf_counter()
-    row.update(_validation_metrics(run, state.model, row["epoch"]))
+    row.update(_validation_metrics(run, state.model, row["epoch"]))  # a collective
     row["val_s"] = time.perf_counter() - t0
-    improved = state.best.update(row.get(run.metric, math.nan), row["epoch"], run.mode,
-                                 cfg.min_delta)  # fmt: skip
+    value = broadcast_value(row.get(run.metric, math.nan), run.info)
+    improved = state.best.update(value, row["epoch"], run.mode, cfg.min_delta)
+    if not run.info.is_main:
+        run.net.train()
+        return
     state.history.append(row)
     append_metrics_row(run.run_dir / "metrics.jsonl", row)
     names = ["last.pt"]
@@ -478,7 +486,7 @@ def should_stop(
     rank 0 decides) or ``'interrupted'`` (a signal on any rank); every rank returns the same.
     """
     cfg = run.config.train
-    early = run.info.is_main and cfg.patience > 0 and state.best.bad_epochs >= cfg.patience
+    early = cfg.patience > 0 and state.best.bad_epochs >= cfg.patience
     early = broadcast_flag(early, run.info)
     if result.stop == "max_steps":
         run.say(f"reached train.max_steps={cfg.max_steps}")
@@ -504,12 +512,17 @@ def should_stop(
 
 
 def _validation_metrics(run: Run, model: torch.nn.Module, epoch: int) -> dict[str, float]:
-    """Validate on the dev split and compute the metrics of the row (none without dev)."""
+    """Validate on the dev split (every rank its share) and compute the metrics of the row.
+
+    Rank 0 alone computes the metrics; the other ranks, and a run without dev, get none.
+    """
     if run.dev_feeder is None or run.dev_plan is None:
         return {}
     probs, labels, loss = validate(model, run.dev_data, run.dev_feeder, run.dev_plan,
                                    run.device, autocast_for(run.device, run.precision),
-                                   run.scale)  # fmt: skip
+                                   run.scale, run.info)  # fmt: skip
+    if not run.info.is_main:
+        return {}
     result = M.ValidationResult(
         probs,
         labels,

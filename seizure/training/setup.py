@@ -315,8 +315,8 @@ def _initial_state(
 def _dev_feeder(
     data: SplitData, config: Config, info: DistInfo
 ) -> tuple[ThreadFeeder | None, EvalPlan | None]:
-    """Return the feeder and plan of validation (rank 0, when there is a dev split)."""
-    if not (info.is_main and data.ids):
+    """Return the feeder and plan of validation (every rank, when there is a dev split)."""
+    if not data.ids:
         return None, None
     cfg = config.train
     batch_size = cfg.eval_batch_size or cfg.batch_size
