@@ -288,9 +288,7 @@ class GraphTrainStep:
         """Take one optimizer step on a batch; return its loss (a device scalar, a copy)."""
         if self.failed is not None:
             return self.eager(x, y)
-        if not self.captured:
-            if self.static_x is not None:  # the graph was captured for another shape
-                return self.eager(x, y)
+        if not self.captured:  # the first batch: capture for its shape
             return self._capture_on(x, y)
         if not self._fits(x, y):
             return self.eager(x, y)
