@@ -11,19 +11,28 @@ config) and measures optimizer steps per second, feeding included, for:
   encoder under ``torch.compile``, the split resident on the GPU (``feeder: auto``);
 - ``fast_threads``: the same with batches gathered from the memory-mapped cache into pinned
   buffers by a background thread (what ``feeder: auto`` picks when the split does not fit);
-- ``paper_plain`` / ``paper_fast``: the paper's small-batch regime (64 sequences of 7 windows).
+- ``paper_plain`` / ``paper_fast``: the paper's small-batch regime (64 sequences of 7 windows);
+- ``paper_graph``: the paper's regime with the whole step replayed as one captured CUDA graph
+  (:class:`seizure.training.graphstep.GraphTrainStep`, ``train.cuda_graph``), the shipped
+  GPU config without ``torch.compile`` (the graph removes the launches compile would fuse);
+  on a CPU its emulation (a ratio near 1 there: nothing to save).
 
 Every configuration runs ``--warmup`` steps (compilation happens there), then ``--steps``
 timed steps between two device synchronisations; windows/s = steps x B x T / seconds.
-Each step is :class:`seizure.training.loop.TrainStep`, the step ``seizure train`` runs.
+Each step is :class:`seizure.training.step.TrainStep`, the step ``seizure train`` runs
+(``paper_graph``: its captured form).
 
 Usage (one H100, about 3-5 minutes)::
 
     .venv/bin/python benchmarks/bench_train.py
 
+the paper's regime only, the plain way against the captured step (goal: >= 4x on one GPU)::
+
+    .venv/bin/python benchmarks/bench_train.py --paper --cache-gb 0.5
+
 and on a CPU, to check that it runs (a few seconds of tiny sizes)::
 
-    .venv/bin/python benchmarks/bench_train.py --quick
+    .venv/bin/python benchmarks/bench_train.py --quick [--paper]
 
 The last line printed is one JSON object with every figure.
 """
@@ -43,6 +52,8 @@ from typing import Any
 from seizure.config import resolve_config_path
 
 TARGET_WINDOWS_PER_S = 600_000
+#: Goal of the captured step over the plain way at the paper's batch (one GPU).
+TARGET_PAPER_GRAPH_RATIO = 4.0
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -63,9 +74,15 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     )  # fmt: skip
     p.add_argument(
         "--only", default="plain,plain_256,fast,fast_threads,paper_plain,paper_fast",
-        help="comma-separated subset of the measurements",
+        help="comma-separated subset of the measurements (also: paper_graph)",
+    )  # fmt: skip
+    p.add_argument(
+        "--paper", action="store_true",
+        help="only the paper's regime: paper_plain against paper_graph (same as --only)",
     )  # fmt: skip
     args = p.parse_args(argv)
+    if args.paper:
+        args.only = "paper_plain,paper_graph"
     if args.quick:
         args.cache_gb = 0.02
         args.batch, args.steps, args.warmup, args.paper_steps = 4, 3, 1, 4
@@ -112,8 +129,13 @@ def measure(
     steps: int,
     warmup: int,
     workers: int,
+    graph: bool = False,
 ) -> dict[str, Any]:
-    """Time ``steps`` training steps (after ``warmup``) of ``config`` on ``data``."""
+    """Time ``steps`` training steps (after ``warmup``) of ``config`` on ``data``.
+
+    With ``graph``, full batches replay the captured step (captured in the first warm-up
+    step; on a CPU the emulation).
+    """
     import numpy as np
     import torch
 
@@ -131,8 +153,13 @@ def measure(
     model, net, regularizer, registry = setup_model(config, data.window_shape, device)
     optimizer = build_optimizer(model, config, device, registry)
     scaler = torch.amp.GradScaler(device.type, enabled=precision == "fp16")
-    step = TrainStep(model, net, optimizer, None, scaler, config, 12.0, device, precision,
-                     regularizer)  # fmt: skip
+    step: Any = TrainStep(model, net, optimizer, None, scaler, config, 12.0, device, precision,
+                          regularizer)  # fmt: skip
+    if graph:
+        from seizure.training.graphstep import CudaCapture, EmulatedCapture, GraphTrainStep
+
+        capture = CudaCapture(device) if device.type == "cuda" else EmulatedCapture()
+        step = GraphTrainStep(step, capture, device)
     feeder, kind = make_feeder(
         cfg.feeder, data, device, T, B, workers, cfg.prefetch_batches, cfg.gpu_resident_fraction
     )
@@ -179,14 +206,18 @@ def measure(
         "warmup_s": warmup_s,
         "loss_finite": math.isfinite(final),
     }
+    if graph:
+        result["cuda_graph"] = step.captured
+        result["graph_failed"] = step.failed
     if device.type == "cuda":
         result["max_memory_gb"] = torch.cuda.max_memory_allocated(device) / 1e9
         torch.cuda.reset_peak_memory_stats(device)
     del model, net, optimizer, step, feeder
     if device.type == "cuda":
         torch.cuda.empty_cache()
+    captured = f", graph={result['cuda_graph']}" if graph else ""
     print(f"{name:>13}: {result['windows_per_s']:>11,.0f} windows/s  (batch {B} x {T}, "
-          f"{precision}, compile={cfg.compile}, feeder={kind}; setup {setup_s:.1f} s, "
+          f"{precision}, compile={cfg.compile}{captured}, feeder={kind}; setup {setup_s:.1f} s, "
           f"warmup {warmup_s:.1f} s)", flush=True)  # fmt: skip
     return result
 
@@ -243,6 +274,10 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
             ),  # fmt: skip
             "paper_plain": (load_config(overrides=common + paper + plain), args.paper_steps),
             "paper_fast": (load_config(fast_files, common + paper), args.paper_steps),
+            "paper_graph": (
+                load_config(fast_files, common + paper + ["train.compile=none"]),
+                args.paper_steps,
+            ),
         }
         wanted = [n.strip() for n in args.only.split(",") if n.strip()]
         unknown = sorted(set(wanted) - set(runs))
@@ -253,8 +288,9 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
             config, steps = runs[name]
             try:
                 results[name] = measure(
-                    name, config, data, device, steps, args.warmup, args.workers
-                )
+                    name, config, data, device, steps, args.warmup, args.workers,
+                    graph=name == "paper_graph",
+                )  # fmt: skip
             except Exception as err:  # keep measuring the others; the error is reported
                 log(f"{name}: failed: {type(err).__name__}: {err}")
                 results[name] = {"error": f"{type(err).__name__}: {err}"}
@@ -324,6 +360,17 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         print(f"fast / plain: {summary['fast_over_plain']:.2f}x; fast path "
               f"{'meets' if summary['meets_target'] else 'misses'} the target "
               f"(>= {TARGET_WINDOWS_PER_S:,} windows/s and >= 2x plain)", flush=True)  # fmt: skip
+    if all("windows_per_s" in results.get(n, {}) for n in ("paper_plain", "paper_graph")):
+        ratio = results["paper_graph"]["windows_per_s"] / results["paper_plain"]["windows_per_s"]
+        summary["paper_graph_over_plain"] = ratio
+        summary["paper_graph_meets_goal"] = bool(
+            device.type == "cuda" and ratio >= TARGET_PAPER_GRAPH_RATIO
+        )
+        print(f"paper regime, captured step / plain: {ratio:.2f}x (goal >= "
+              f"{TARGET_PAPER_GRAPH_RATIO:g}x on one GPU"
+              f"{'' if device.type == 'cuda' else '; not the goal on a CPU'}; graph "
+              f"{'replayed' if results['paper_graph']['cuda_graph'] else 'not used'})",
+              flush=True)  # fmt: skip
     print(json.dumps(summary), flush=True)
     return summary
 

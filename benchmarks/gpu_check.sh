@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
-# Everything that needs a GPU, in one short run (about 7 minutes on one H100):
-# the GPU tests, training throughput (bench_train.py) and inference throughput
-# (bench_inference.py). Logs go to $OUT (or /tmp/seizure-gpu-check).
+# Everything that needs a GPU, in one short run (about 7.5 minutes on one H100):
+# the GPU tests, training throughput (bench_train.py, then the paper's 64 x 7 regime:
+# plain against the captured step) and inference throughput (bench_inference.py).
+# Logs go to $OUT (or /tmp/seizure-gpu-check).
 #
-#   bash benchmarks/gpu_check.sh             # everything (about 7 minutes)
+#   bash benchmarks/gpu_check.sh             # everything (about 7.5 minutes)
 #   bash benchmarks/gpu_check.sh inference   # inference only: its GPU tests, then the
 #                                            # benchmark with --sweep (about 2 minutes)
 #
@@ -29,7 +30,8 @@ MODE=${1:-all}
 if [ "$MODE" = inference ]; then
   TESTS="tests/test_inference_gpu.py"
 else
-  TESTS="tests/test_train_gpu.py tests/test_inference_gpu.py tests/test_models_registry.py"
+  TESTS="tests/test_train_gpu.py tests/test_train_graphstep_gpu.py tests/test_inference_gpu.py
+    tests/test_models_registry.py"
 fi
 
 echo "== GPU tests"
@@ -41,6 +43,9 @@ timeout 120 $PY -m pytest -q -p no:cacheprovider -W "ignore::DeprecationWarning"
 if [ "$MODE" != inference ]; then
   echo "== training throughput"
   timeout 220 $PY benchmarks/bench_train.py --cache-gb 1 2>&1 | tee "$OUT/bench_train.log" | tail -20
+  echo "== training, the paper's regime: plain against the captured step (goal >= 4x)"
+  timeout 90 $PY benchmarks/bench_train.py --paper --cache-gb 0.3 --paper-steps 400 2>&1 \
+    | tee "$OUT/bench_train_paper.log" | tail -5
 fi
 
 echo "== inference throughput"

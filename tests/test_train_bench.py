@@ -26,3 +26,19 @@ def test_bench_train_quick_prints_one_json_line(tmp_path):
     assert summary["results"]["paper_fast"]["sequence_windows"] == 7
     assert "fast_over_plain" in summary
     assert (tmp_path / "cache" / "cache.json").is_file()  # --cache-dir keeps the cache
+
+
+def test_bench_train_paper_mode_times_the_plain_way_against_the_captured_step(tmp_path):
+    cmd = [sys.executable, str(BENCH), "--quick", "--paper", "--cache-dir", str(tmp_path / "c")]
+    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr
+    lines = proc.stdout.strip().splitlines()
+    summary = json.loads(lines[-1])
+    assert set(summary["results"]) == {"paper_plain", "paper_graph"}
+    plain, graph = summary["results"]["paper_plain"], summary["results"]["paper_graph"]
+    assert plain["feeder"] == "dataloader" and plain["precision"] == "fp32"
+    assert graph["cuda_graph"] is True and graph["graph_failed"] is None  # the CPU emulation
+    assert graph["loss_finite"] and graph["sequence_windows"] == plain["sequence_windows"] == 7
+    ratio = graph["windows_per_s"] / plain["windows_per_s"]
+    assert summary["paper_graph_over_plain"] == ratio and not summary["paper_graph_meets_goal"]
+    assert any(line.startswith("paper regime, captured step / plain: ") for line in lines)

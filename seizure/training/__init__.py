@@ -14,6 +14,8 @@ which must stay free of numpy and torch):
   while training, with ``to_checkpoint``/``from_checkpoint``;
 - :mod:`~seizure.training.step`: :class:`~seizure.training.step.TrainStep` (one optimizer
   step), the model, optimizer and learning-rate schedule;
+- :mod:`~seizure.training.graphstep`: :class:`~seizure.training.graphstep.GraphTrainStep`,
+  full batches replayed as one captured CUDA graph of the step (``train.cuda_graph``);
 - :mod:`~seizure.training.rundir`: the run directory's checks and files, and
   :func:`~seizure.training.rundir.resume_config` (the config a resumed run uses);
 - :mod:`~seizure.training.errors`: the errors of training (under ``SeizureError``);

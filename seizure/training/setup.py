@@ -33,6 +33,7 @@ from seizure.training.data import (
 )
 from seizure.training.distributed import DistInfo
 from seizure.training.errors import RunDirError, TrainingDataError
+from seizure.training.graphstep import GraphTrainStep, make_train_step
 from seizure.training.rundir import check_resume_config, prepare_run_dir, record_start
 from seizure.training.state import BestMetric, TrainState
 from seizure.training.step import (
@@ -72,7 +73,7 @@ class Run:
     mode: str
     plan_args: dict[str, Any]
     net: torch.nn.Module
-    train_step: TrainStep
+    train_step: TrainStep | GraphTrainStep
     feeder: Any
     feeder_kind: str
     dev_feeder: ThreadFeeder | None
@@ -159,8 +160,10 @@ def setup_run(
             f"step {state.step}")  # fmt: skip
     if info.is_main:
         state.history = record_start(run_dir, config, info, keep_epochs=state.epoch)
-    train_step = TrainStep(model, net, state.optimizer, state.scheduler, state.scaler, config,
+    eager_step = TrainStep(model, net, state.optimizer, state.scheduler, state.scaler, config,
                            pos_weight, device, precision, regularizer, scale)  # fmt: skip
+    train_step = make_train_step(eager_step, cfg.cuda_graph, device, precision, cfg.optimizer,
+                                 info.distributed, say)  # fmt: skip
     feeder, feeder_kind = make_feeder(
         cfg.feeder, train_data, device, cfg.sequence_windows, cfg.batch_size, cfg.num_workers,
         cfg.prefetch_batches, cfg.gpu_resident_fraction,
@@ -168,7 +171,8 @@ def setup_run(
     dev_feeder, dev_plan = _dev_feeder(dev_data, config, info)
     say(
         f"training on {device} ({info.world_size} process(es)), {precision}, "
-        f"compile={cfg.compile}, feeder={feeder_kind}; train: {balance}, "
+        f"compile={cfg.compile}, cuda_graph={isinstance(train_step, GraphTrainStep)}, "
+        f"feeder={feeder_kind}; train: {balance}, "
         f"{steps_per_epoch} steps/epoch of {cfg.batch_size}x{cfg.sequence_windows} windows per "
         f"process; imbalance={cfg.imbalance} (pos_weight={pos_weight:.3g}); dev: "
         f"{len(dev_data.ids)} recordings"

@@ -213,6 +213,33 @@ class TrainStep:
 
     def __call__(self, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
         """Take one optimizer step on a batch; return its loss (a device scalar)."""
+        loss = self.loss_of(x, y)
+        self.optimizer.zero_grad(set_to_none=True)
+        self.scaler.scale(loss).backward()
+        if self.clip is not None:
+            self.scaler.unscale_(self.optimizer)
+        self.clip_gradients()
+        self.scaler.step(self.optimizer)
+        self.scaler.update()
+        if self.scheduler is not None:
+            self.scheduler.step()
+        return loss.detach()
+
+    def loss_of(self, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+        """Compute the training loss of a batch, with its autograd graph (no optimizer work).
+
+        Parameters
+        ----------
+        x : torch.Tensor, shape (B, T, *window_shape)
+            Windows in their stored dtype, on the device.
+        y : torch.Tensor, shape (B, T)
+            Labels (0/1), any dtype.
+
+        Returns
+        -------
+        torch.Tensor, shape ()
+            Batch-mean weighted binary cross-entropy plus the regularization penalty.
+        """
         x = to_float(x, self.scale)
         with self.autocast():
             logits = self.net(x)
@@ -221,16 +248,12 @@ class TrainStep:
         )
         if self.regularizer is not None:
             loss = loss + self.regularizer(self.model, self.config.model)
-        self.optimizer.zero_grad(set_to_none=True)
-        self.scaler.scale(loss).backward()
+        return loss
+
+    def clip_gradients(self) -> None:
+        """Clip the global gradient norm to ``train.grad_clip_norm`` (no host synchronisation)."""
         if self.clip is not None:
-            self.scaler.unscale_(self.optimizer)
             torch.nn.utils.clip_grad_norm_(self.model.parameters(), self.clip)
-        self.scaler.step(self.optimizer)
-        self.scaler.update()
-        if self.scheduler is not None:
-            self.scheduler.step()
-        return loss.detach()
 
 
 # ------------------------------------------------------------------------------ validation
