@@ -112,7 +112,8 @@ class TrainConfig:
         (:mod:`seizure.training.graphstep`); batches of another shape run the eager step. It
         pays at small batches (the paper's 64 x 7), where kernel launches dominate. Used on
         one CUDA device with Adam/AdamW in fp32 or bf16; fp16, SGD and DDP run the eager
-        step. ``auto``: the graph where it can be used; ``true``: the same, and a note says
+        step. Off by default until it has been measured on a GPU (``benchmarks/gpu_check.sh``).
+        ``auto``: the graph where it can be used; ``true``: the same, and a note says
         why when it cannot; ``false``: always eager. A capture that fails or whose first loss
         differs from the eager step's falls back to the eager step with a warning.
     cudnn_benchmark : bool
@@ -171,7 +172,7 @@ class TrainConfig:
     eval_batch_size: int | None = None
     precision: Literal["auto", "fp32", "bf16", "fp16"] = "auto"
     compile: Literal["none", "encoder", "model"] = "none"
-    cuda_graph: Literal["auto"] | bool = "auto"
+    cuda_graph: Literal["auto"] | bool = False
     cudnn_benchmark: bool = True
     deterministic: bool = False
     feeder: Literal["auto", "gpu", "threads", "dataloader"] = "auto"
