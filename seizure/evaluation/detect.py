@@ -30,17 +30,13 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from seizure.evaluation.evaluate import (
-    EvaluationError,
-    make_predictor,
-    resolve_evaluation_config,
-)
 from seizure.evaluation.naming import hypothesis_names
 from seizure.evaluation.outputs import DETECTION_FOLDER, claim_output_folder, write_marker
 from seizure.io.annotations import write_csv_bi, write_tsv
@@ -48,7 +44,6 @@ from seizure.io.events import Event
 from seizure.preprocessing.cache import to_storage
 from seizure.preprocessing.pipeline import open_windows
 from seizure.scoring.postprocess import postprocess, postprocess_config_kwargs
-from seizure.training.checkpoint import load_model_from_checkpoint, read_checkpoint
 from seizure.utils.errors import SeizureError
 from seizure.utils.fsio import atomic_open
 from seizure.utils.log import Stopwatch
@@ -271,8 +266,6 @@ def detect(
     seizure.utils.locks.FolderBusyError
         ``out_dir`` holds other files, is or holds an input, or another run writes into it.
     """
-    from seizure.inference.device import DeviceError, resolve_device
-
     say = log or logging.getLogger(__name__).info
     checkpoint = Path(checkpoint)
     out = Path(out_dir)
@@ -281,6 +274,93 @@ def detect(
         raise FileNotFoundError(
             f"no {'/'.join(EDF_SUFFIXES)} files in {', '.join(str(i) for i in inputs)}"
         )
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="detect-read") as reader:
+        # The first recording is read while torch is imported and the model built.
+        first = _read_ahead(reader, checkpoint, recordings[0][0])
+        config, predictor, window_shape, sha = _load_detector(
+            checkpoint, config_files, overrides, device, model_factory
+        )
+        if first is not None and first[0] != config.preprocess:
+            first = None  # peeked from another file than the one loaded: read it again
+        run = {"checkpoint": str(checkpoint), "checkpoint_sha256": sha,
+               "inputs": [str(i) for i in inputs]}  # fmt: skip
+        results: list[DetectionResult] = []
+        with claim_output_folder(out, DETECTION_FOLDER, [checkpoint, *inputs, *config_files], run):
+            names: dict[str, Path] = {}
+            for k, (path, name) in enumerate(progress(recordings, desc="detect", unit="rec")):
+                res = DetectionResult(path=path, name=name)
+                results.append(res)
+                if name in names:
+                    res.error = (
+                        f"same output name {name!r} as {names[name]}; pass the files separately"
+                    )
+                    say(res.summary())
+                    continue
+                names[name] = path
+                t0 = time.perf_counter()
+                read = first[1].result if k == 0 and first is not None else None
+                _detect_one(res, out, config, predictor, window_shape, save_probs, read)
+                seconds = time.perf_counter() - t0
+                say(res.summary() if not res.ok else f"{res.summary()} [{seconds:.1f} s]")
+            failed = sum(not r.ok for r in results)
+            summary = {**run, "recordings": len(results), "failed": failed,
+                       "results": [r.as_dict() for r in results]}  # fmt: skip
+            write_marker(out, DETECTION_FOLDER, summary, complete=True)
+    return results
+
+
+def load_model_from_checkpoint(*args: Any, **kwargs: Any) -> tuple[Any, Any, tuple[int, ...]]:
+    """Call :func:`seizure.training.checkpoint.load_model_from_checkpoint` (same arguments).
+
+    Imported on the first call, so that importing this module does not import torch.
+    """
+    from seizure.training.checkpoint import load_model_from_checkpoint as load
+
+    return load(*args, **kwargs)
+
+
+def _read_ahead(
+    reader: ThreadPoolExecutor, checkpoint: Path, path: Path
+) -> tuple[Any, Future] | None:
+    """Start reading the recording ``path`` on ``reader``, with the checkpoint's preprocessing.
+
+    The ``preprocess`` section is peeked from the checkpoint without torch
+    (:func:`seizure.training.peek.peek_checkpoint`). Returns ``(preprocess config, future of
+    _windows_of's result)``, or None when the section cannot be peeked (the checkpoint's own
+    read then reports what is wrong).
+    """
+    from seizure.config import Config, from_dict
+    from seizure.training.peek import peek_checkpoint
+
+    peeked = peek_checkpoint(checkpoint)
+    if peeked is None:
+        return None
+    try:
+        pre = from_dict(Config, peeked["config"]).preprocess
+    except Exception:  # a preview: the checkpoint's own read reports what is wrong
+        return None
+    return pre, reader.submit(_windows_of, path, pre)
+
+
+def _load_detector(
+    checkpoint: Path,
+    config_files: Sequence[str | Path],
+    overrides: Sequence[str],
+    device: str,
+    model_factory: Callable[..., Any] | None,
+) -> tuple[Any, Any, tuple[int, ...], str]:
+    """Read the checkpoint once, resolve the config and device, build the model and predictor.
+
+    Returns ``(config, predictor, window_shape, sha256 of the checkpoint's bytes)``.
+    """
+    from seizure.evaluation.evaluate import (
+        EvaluationError,
+        make_predictor,
+        resolve_evaluation_config,
+    )
+    from seizure.inference.device import DeviceError, resolve_device
+    from seizure.training.checkpoint import read_checkpoint
+
     state, sha = read_checkpoint(checkpoint)  # one read: the hash names the weights used
     config = resolve_evaluation_config(state["config"], config_files, overrides)
     try:
@@ -288,29 +368,7 @@ def detect(
     except DeviceError as err:
         raise EvaluationError(str(err)) from err
     model, _, window_shape = load_model_from_checkpoint(checkpoint, dev, model_factory, state=state)
-    predictor = make_predictor(model, config, dev)
-    run = {"checkpoint": str(checkpoint), "checkpoint_sha256": sha,
-           "inputs": [str(i) for i in inputs]}  # fmt: skip
-    results: list[DetectionResult] = []
-    with claim_output_folder(out, DETECTION_FOLDER, [checkpoint, *inputs, *config_files], run):
-        names: dict[str, Path] = {}
-        for path, name in progress(recordings, desc="detect", unit="rec"):
-            res = DetectionResult(path=path, name=name)
-            results.append(res)
-            if name in names:
-                res.error = f"same output name {name!r} as {names[name]}; pass the files separately"
-                say(res.summary())
-                continue
-            names[name] = path
-            t0 = time.perf_counter()
-            _detect_one(res, out, config, predictor, window_shape, save_probs)
-            seconds = time.perf_counter() - t0
-            say(res.summary() if not res.ok else f"{res.summary()} [{seconds:.1f} s]")
-        failed = sum(not r.ok for r in results)
-        summary = {**run, "recordings": len(results), "failed": failed,
-                   "results": [r.as_dict() for r in results]}  # fmt: skip
-        write_marker(out, DETECTION_FOLDER, summary, complete=True)
-    return results
+    return config, make_predictor(model, config, dev), window_shape, sha
 
 
 def _detect_one(
@@ -320,16 +378,19 @@ def _detect_one(
     predictor: Any,
     window_shape: tuple[int, ...],
     save_probs: bool,
+    read: Callable[[], tuple[Any, float, list[str], Any]] | None = None,
 ) -> None:
     """Preprocess, predict, post-process and write one recording.
 
-    A failure sets ``res.error`` (nothing is then written for it).
+    ``read()``, when given, returns the recording's :func:`_windows_of` (or raises its
+    error): a read started ahead. A failure sets ``res.error`` (nothing is then written for
+    it).
     """
     pre, ev = config.preprocess, config.evaluate
     path, name = res.path, res.name
     clock = Stopwatch(logging.getLogger(__name__))
     try:
-        windows, duration, warnings, _ = _windows_of(path, pre)
+        windows, duration, warnings, _ = read() if read is not None else _windows_of(path, pre)
         if tuple(windows.shape[1:]) != tuple(window_shape):
             raise ValueError(
                 f"windows of shape {tuple(windows.shape[1:])}, the model expects "

@@ -254,7 +254,9 @@ def _check_init(config: ModelConfig) -> None:
             )
 
 
-def build_model(config: ModelConfig, window_shape: Sequence[int]) -> nn.Module:
+def build_model(
+    config: ModelConfig, window_shape: Sequence[int], *, initialize: bool = True
+) -> nn.Module:
     """Build, initialize and freeze the model described by ``config``.
 
     Parameters
@@ -264,6 +266,10 @@ def build_model(config: ModelConfig, window_shape: Sequence[int]) -> nn.Module:
     window_shape : sequence of int
         Per-window shape from the cache: ``(channels, samples)`` raw or
         ``(channels, frames, features)`` LFCC.
+    initialize : bool
+        Apply ``config.init`` (default). False leaves the weights as the layers' constructors
+        made them, for a model whose weights are loaded next (built on the ``meta`` device
+        by :func:`seizure.training.checkpoint.load_model_from_checkpoint`).
 
     Returns
     -------
@@ -299,6 +305,7 @@ def build_model(config: ModelConfig, window_shape: Sequence[int]) -> nn.Module:
         )
     _check_init(config)
     model = _REGISTRY[config.name](config, shape)
-    initialize_(model, config)
+    if initialize:
+        initialize_(model, config)
     apply_freeze(model, config.freeze)
     return model

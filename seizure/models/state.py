@@ -60,7 +60,11 @@ def _describe(model: nn.Module) -> str:
 
 
 def load_state_checked(
-    model: nn.Module, state_dict: Mapping[str, Any], source: str | Path | None
+    model: nn.Module,
+    state_dict: Mapping[str, Any],
+    source: str | Path | None,
+    *,
+    assign: bool = False,
 ) -> None:
     """Load ``state_dict`` into ``model`` strictly, or say exactly why it does not fit.
 
@@ -73,6 +77,10 @@ def load_state_checked(
         Weights read from ``source`` (e.g. a checkpoint's ``model`` entry).
     source : str, Path or None
         The file the weights come from, named in the error.
+    assign : bool
+        Make ``state_dict``'s tensors the model's (``load_state_dict(assign=True)``; each
+        cast to the dtype of the entry it replaces) instead of copying them into the model's
+        own: for a model built on the ``meta`` device, whose tensors hold no memory.
 
     Raises
     ------
@@ -118,8 +126,13 @@ def load_state_checked(
             )
             lines.append(f"shapes that differ: {shapes}")
         raise ModelStateError(source, "\n  ".join(lines), missing, unexpected, mismatched)
+    if assign:
+        state_dict = {
+            k: v if v.dtype == expected[k].dtype else v.to(expected[k].dtype)
+            for k, v in state_dict.items()
+        }
     try:
-        model.load_state_dict(state_dict, strict=True)
+        model.load_state_dict(state_dict, strict=True, assign=assign)
     except RuntimeError as err:  # names and shapes agree; torch found something else
         raise ModelStateError(
             source, f"the weights cannot be loaded into the model: {err}"

@@ -120,16 +120,23 @@ def count_non_finite(weights: Mapping[str, Any]) -> tuple[int, int, list[str]]:
     names : list of str
         Names of the tensors that hold a non-finite value, in state-dict order.
     """
-    count, total, names = 0, 0, []
-    for name, value in weights.items():
-        if not isinstance(value, torch.Tensor) or not value.is_floating_point():
-            continue
-        bad = int(value.numel() - torch.isfinite(value).sum().item())
-        total += value.numel()
-        if bad:
-            count += bad
-            names.append(name)
-    return count, total, names
+    floats = [
+        (name, value)
+        for name, value in weights.items()
+        if isinstance(value, torch.Tensor) and value.is_floating_point()
+    ]
+    total = sum(value.numel() for _, value in floats)
+    if not floats:
+        return 0, 0, []
+    # One count per tensor, stacked where the first tensor lives and brought to the host in
+    # one transfer: one synchronization, not one per tensor.
+    device = floats[0][1].device
+    with torch.no_grad():
+        per_tensor = torch.stack(
+            [torch.isfinite(v).logical_not().sum().to(device) for _, v in floats]
+        ).tolist()
+    names = [name for (name, _), bad in zip(floats, per_tensor) if bad]
+    return int(sum(per_tensor)), total, names
 
 
 def save_checkpoint(path: str | Path, state: dict[str, Any]) -> None:
@@ -299,13 +306,49 @@ def load_model_from_checkpoint(
         raise CheckpointError(path, f"stored config is not valid here: {err}") from err
     check_finite_weights(state["model"], path)
     window_shape = stored_window_shape(state, path)
-    if model_factory is None:
-        from seizure.models.registry import build_model as model_factory
-    model = model_factory(config.model, window_shape)
-    load_state_checked(model, state["model"], path)
+    model = _build_for_loading(model_factory, config.model, window_shape)
+    meta = _holds_meta(model)
+    load_state_checked(model, state["model"], path, assign=meta)
+    if meta and _holds_meta(model):  # a tensor the file does not hold was left on meta
+        model = _build_for_loading(model_factory, config.model, window_shape, meta=False)
+        load_state_checked(model, state["model"], path)
     model.to(device)
     model.eval()
     return model, config, window_shape
+
+
+def _build_for_loading(
+    factory: Callable[..., torch.nn.Module] | None,
+    model_config: Any,
+    window_shape: tuple[int, ...],
+    *,
+    meta: bool = True,
+) -> torch.nn.Module:
+    """Build the model whose weights are loaded next, without running its initializers.
+
+    The default factory is called with ``initialize=False``. With ``meta``, the model is
+    built on the ``meta`` device (no memory, no random draws); a model that cannot be built
+    there (its constructor computes with its tensors, as an ESN draws its reservoir) is built
+    on the CPU instead.
+    """
+    kwargs: dict[str, Any] = {}
+    if factory is None:
+        from seizure.models.registry import build_model as factory
+
+        kwargs["initialize"] = False
+    if meta:
+        try:
+            with torch.device("meta"):
+                return factory(model_config, window_shape, **kwargs)
+        except (RuntimeError, NotImplementedError, TypeError, ValueError):
+            pass  # built again on the CPU below, where a genuine error is raised again
+    return factory(model_config, window_shape, **kwargs)
+
+
+def _holds_meta(model: torch.nn.Module) -> bool:
+    """Tell whether a parameter or buffer of ``model`` is on the ``meta`` device."""
+    tensors = [*model.parameters(), *model.buffers()]
+    return any(t.is_meta for t in tensors)
 
 
 #: Most values one window may hold (16M: 64 MiB in float32, thousands of times a real
