@@ -126,7 +126,8 @@ def command(
 
     seed_everything(config.seed)
     try:
-        model = build_model(config.model, window_shape)
+        # a checkpoint's weights replace the initial ones: skip the initializers then
+        model = build_model(config.model, window_shape, initialize=state is None)
     except ValueError as err:
         raise click.UsageError(str(err)) from err
     if state is not None:

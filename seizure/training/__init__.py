@@ -24,6 +24,8 @@ which must stay free of numpy and torch):
 - :mod:`~seizure.training.checkpoint`: atomic checkpoints read with ``weights_only=True``;
   :func:`~seizure.training.checkpoint.load_checkpoint` and
   :func:`~seizure.training.checkpoint.load_model_from_checkpoint` for evaluation;
+- :mod:`~seizure.training.peek`: a checkpoint's config read without torch (a preview
+  for ``seizure detect``'s read-ahead);
 - :mod:`~seizure.training.metrics`: window AUROC/AUPRC and the validation-metric hook;
 - :mod:`~seizure.training.distributed`: ``torchrun`` / DistributedDataParallel and devices;
 - :mod:`~seizure.training.fakes`: a random cache and a tiny model for tests and benchmarks.
