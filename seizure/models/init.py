@@ -573,11 +573,8 @@ def initialize_(model: nn.Module, config: ModelConfig) -> None:
     """
     init = config.init
     if init.critical_xi == "auto":
-        raise ValueError(
-            "model.init.critical_xi is 'auto' but was never resolved from "
-            "train.sequence_windows; read the config with seizure.config.load_config, or call "
-            "ModelConfig.resolve_timescale(sequence_windows)"
-        )
+        raise ValueError("model.init.critical_xi is 'auto' but was never resolved from "
+                         "train.sequence_windows: call ModelConfig.resolve_timescale")  # fmt: skip
     variant = init.keras_variant
     encoder = getattr(model, "encoder", None)
     if encoder is not None:
