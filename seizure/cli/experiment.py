@@ -21,7 +21,7 @@ from seizure.cli.common import ConfigFile, config_options, device_option, verbos
     is_flag=True,
     help="Apply the grid's quick settings: a tiny model, few epochs, fewer seeds and a subset "
     "of the cells (the paper grid: the baseline, the reference and five representative cells, "
-    "2 seeds each; about 11 minutes on the demo corpus on 2 CPU cores).",
+    "2 seeds each, one epoch; 9 min on the demo corpus on 2 shared CPU cores).",
 )
 @click.option(
     "--parallel",
