@@ -79,6 +79,8 @@ class Config:
         Seed for every random number generator (numpy, torch, python).
     preprocess, synth, model, train, evaluate
         One section per pipeline stage; see each section's class for its fields.
+        ``model.init.critical_xi: auto`` is replaced by ``train.sequence_windows`` here
+        (:meth:`~seizure.models.config.ModelConfig.resolve_timescale`).
     """
 
     seed: int = 0
@@ -87,6 +89,10 @@ class Config:
     model: ModelConfig = field(default_factory=ModelConfig)
     train: TrainConfig = field(default_factory=TrainConfig)
     evaluate: EvaluateConfig = field(default_factory=EvaluateConfig)
+
+    def __post_init__(self) -> None:
+        # model.init.critical_xi: auto follows the training sequence length
+        object.__setattr__(self, "model", self.model.resolve_timescale(self.train.sequence_windows))
 
 
 # --------------------------------------------------------------------------- conversion

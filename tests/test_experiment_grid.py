@@ -104,14 +104,31 @@ def test_paper_extra_runs_use_the_model_configs():
     assert runs["cnn-only"].cell == "none"
 
 
+QUICK_CELLS = (
+    "init-orthogonal__cell-lstm",
+    "init-glorot_uniform__cell-lstm",
+    "init-orthogonal__cell-gru",
+    "reg-dropout__cell-lstm",
+    "baseline",
+    "minimal-timescale",
+    "cnn-only",
+)
+
+
 def test_paper_quick_shrinks_every_run_but_keeps_what_it_compares():
     full = {r.name: r.config for r in expand_grid(PAPER)}
     quick = expand_grid(PAPER, quick=True)
-    assert [r.name for r in quick] == [n for n in full if not n.endswith("__seed-2")]
+    # a subset of the cells, in the grid's order, 2 seeds each
+    expected = [n for n in full if not n.endswith("__seed-2") and n.rsplit("__seed-", 1)[0]
+                in QUICK_CELLS]  # fmt: skip
+    assert [r.name for r in quick] == expected and len(expected) == 2 * len(QUICK_CELLS)
+    assert [r.index for r in quick] == list(range(len(expected)))
+    # the baseline and the reference every other cell is compared with are there
+    assert {r.reference for r in quick} == {"", "init-orthogonal__cell-lstm"}
     for run in quick:
         c = run.config
         assert c.model.hidden_size == 16 and c.model.num_layers == 1
-        assert c.train.epochs == 2
+        assert c.train.epochs == 1
         assert c.model.cell == full[run.name].model.cell
         assert c.model.init == full[run.name].model.init
         assert c.model.regularization == full[run.name].model.regularization
@@ -185,6 +202,17 @@ def test_quick_applies_after_each_runs_own_settings(tmp_path):
     assert runs["a-x__b-p"].train.epochs == 1
 
 
+def test_quick_only_keeps_the_cells_it_names_in_the_grids_order(tmp_path):
+    grid = small_grid(tmp_path)
+    text = grid.read_text().replace("quick:\n", "quick:\n  only: [wide, 'a-y__*']\n")
+    grid.write_text(text)
+    quick = expand_grid(grid, quick=True)
+    assert [r.name for r in quick] == ["a-y__b-p", "a-y__b-q", "wide"]
+    assert [r.index for r in quick] == [0, 1, 2]
+    assert {r.config.train.epochs for r in quick} == {1}
+    assert len(expand_grid(grid)) == 5  # without --quick: every cell
+
+
 @pytest.mark.parametrize(
     "text, message",
     [
@@ -199,6 +227,9 @@ def test_quick_applies_after_each_runs_own_settings(tmp_path):
             "duplicate run name",
         ),
         ("runs: {a: [model.cell=banana]}\n", "run 'a'"),
+        ("quick: {only: [b]}\nruns: {a: []}\n", "quick.only: no cell matches 'b'"),
+        ("quick: {only: []}\nruns: {a: []}\n", "quick.only: expected a non-empty list"),
+        ("quick: {only: {a: 1}}\nruns: {a: []}\n", "quick.only: expected a non-empty list"),
     ],
 )
 def test_malformed_grids_are_refused_with_the_reason(tmp_path, text, message):

@@ -27,7 +27,7 @@ Normalisation layers (``norm``) are never penalised or decayed.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Literal, get_args
 
 #: Initializers with Keras semantics (fans of the stacked gate matrices).
@@ -93,8 +93,11 @@ class InitConfig:
         2.0.6-2.1.x (the paper's era), no correction (actual std 0.8796 of nominal).
     chrono_t_max : float
         Largest expected dependency range in steps for ``bias: chrono``.
-    critical_xi : float
-        Target timescale in steps of the minimalRNN gate bias (``bias: critical``).
+    critical_xi : float or 'auto'
+        Target timescale in steps (windows) of the minimalRNN gate bias (``bias: critical``):
+        the gate bias is ``ln(2 xi - 1)``. ``auto``: the training sequence length,
+        ``train.sequence_windows`` (resolved when the whole config is read, see
+        :meth:`ModelConfig.resolve_timescale`), so that the state's timescale follows the task.
     critical_input_variance : float
         Variance of the input contribution to the pre-activations (the inputs are assumed to
         have unit second moment) used by ``kernel: critical`` and the mean-field solve. It
@@ -114,7 +117,7 @@ class InitConfig:
     head: WeightInit = "glorot_uniform"
     keras_variant: Literal["keras2", "keras2017"] = "keras2"
     chrono_t_max: float = 1000.0
-    critical_xi: float = 100.0
+    critical_xi: float | Literal["auto"] = 100.0
     critical_input_variance: float = 1e-4
     critical_sigma_w: float | None = None
     critical_weights: Literal["orthogonal", "gaussian"] = "orthogonal"
@@ -122,7 +125,7 @@ class InitConfig:
     def __post_init__(self) -> None:
         if self.chrono_t_max <= 2.0:
             raise ValueError(f"model.init.chrono_t_max must be > 2, got {self.chrono_t_max}")
-        if self.critical_xi <= 1.0:
+        if self.critical_xi != "auto" and self.critical_xi <= 1.0:
             raise ValueError(f"model.init.critical_xi must be > 1, got {self.critical_xi}")
         if self.critical_input_variance < 0:
             raise ValueError(
@@ -306,3 +309,33 @@ class ModelConfig:
             raise ValueError("model.conv_channels, conv2d_channels and conv_kernels must be >= 1")
         if self.input_scale_uv <= 0:
             raise ValueError(f"model.input_scale_uv must be > 0, got {self.input_scale_uv}")
+
+    def resolve_timescale(self, sequence_windows: int) -> ModelConfig:
+        """Return this config with ``init.critical_xi: auto`` set to the sequence length.
+
+        Parameters
+        ----------
+        sequence_windows : int
+            Windows per training sequence (``train.sequence_windows``): the minimalRNN gate
+            bias becomes ``ln(2 * sequence_windows - 1)``.
+
+        Returns
+        -------
+        ModelConfig
+            ``self`` when ``critical_xi`` is a number, else a copy with
+            ``critical_xi = float(sequence_windows)``.
+
+        Raises
+        ------
+        ValueError
+            ``critical_xi`` is ``auto`` and ``sequence_windows < 2`` (the timescale must be
+            above one step).
+        """
+        if self.init.critical_xi != "auto":
+            return self
+        if sequence_windows < 2:
+            raise ValueError(
+                "model.init.critical_xi: auto takes the timescale from train.sequence_windows, "
+                f"which must then be >= 2, got {sequence_windows}"
+            )
+        return replace(self, init=replace(self.init, critical_xi=float(sequence_windows)))

@@ -564,8 +564,17 @@ def initialize_(model: nn.Module, config: ModelConfig) -> None:
         :class:`~seizure.models.registry.SeizureDetector`).
     config : ModelConfig
         Its ``init`` section is applied.
+
+    Raises
+    ------
+    ValueError
+        ``init.critical_xi`` is still ``auto``: it is resolved from the training sequence
+        length when the whole config is read (:meth:`ModelConfig.resolve_timescale`).
     """
     init = config.init
+    if init.critical_xi == "auto":
+        raise ValueError("model.init.critical_xi is 'auto' but was never resolved from "
+                         "train.sequence_windows: call ModelConfig.resolve_timescale")  # fmt: skip
     variant = init.keras_variant
     encoder = getattr(model, "encoder", None)
     if encoder is not None:

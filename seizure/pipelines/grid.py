@@ -9,7 +9,10 @@ A YAML file (see the shipped ``seizure/configs/experiments/paper.yaml``) with:
     overrides) that every run starts from.
 ``quick``
     Extra ``config:``/``set:`` applied by ``--quick`` (a tiny model, one or two epochs), after
-    each run's own settings so that they shrink every run.
+    each run's own settings so that they shrink every run. ``quick`` may also hold
+    ``seeds:`` (seeds per cell with ``--quick``) and ``only:``, a list of cell names or shell
+    patterns: ``--quick`` then runs those cells only (e.g. the baseline, the reference and a
+    few representative cells), in the grid's order.
 ``grids``
     A list of crossed grids. Each has ``name``, optional ``config:``/``set:`` shared by its
     runs, and ``axes``: an ordered mapping ``axis -> {value name -> overrides}``. The axes are
@@ -69,6 +72,7 @@ __all__ = [
     "Settings",
     "expand_grid",
     "load_grid",
+    "quick_cell",
     "run_dir_of",
     "run_record",
     "seed_count",
@@ -125,6 +129,8 @@ class ExperimentGrid:
         Seeds per cell.
     quick_seeds : int or None
         Seeds per cell with ``--quick`` (None: ``seeds``).
+    quick_only : tuple of str
+        Cells (names or shell patterns) that ``--quick`` runs; empty: every cell.
     reference : str
         Cell the extra runs are compared with ("" : the first cell of the first grid).
     notes : tuple of str
@@ -144,6 +150,7 @@ class ExperimentGrid:
     seeds: int = 1
     quick_seeds: int | None = None
     reference: str = ""
+    quick_only: tuple[str, ...] = ()
     notes: tuple[str, ...] = ()
 
 
@@ -300,9 +307,13 @@ def load_grid(path: str | Path) -> ExperimentGrid:
     plot = data.get("plot") or {}
     quick_raw = data.get("quick")
     quick_seeds = None
-    if isinstance(quick_raw, Mapping) and "seeds" in quick_raw:
+    quick_only: tuple[str, ...] = ()
+    if isinstance(quick_raw, Mapping) and {"seeds", "only"} & set(quick_raw):
         quick_raw = dict(quick_raw)
-        quick_seeds = _seeds(quick_raw.pop("seeds"), path, "quick.seeds")
+        if "seeds" in quick_raw:
+            quick_seeds = _seeds(quick_raw.pop("seeds"), path, "quick.seeds")
+        if "only" in quick_raw:
+            quick_only = _patterns(quick_raw.pop("only"), path, "quick.only")
     grid = ExperimentGrid(
         path=path,
         base=_settings(data.get("base"), path, "base"),
@@ -318,6 +329,7 @@ def load_grid(path: str | Path) -> ExperimentGrid:
         quick_seeds=quick_seeds,
         reference=str(data.get("reference") or ""),
         notes=_notes(data.get("notes"), path),
+        quick_only=quick_only,
     )
     names = [n for n, _ in _names(grid)]
     if grid.reference and grid.reference not in names:
@@ -330,7 +342,24 @@ def load_grid(path: str | Path) -> ExperimentGrid:
         raise GridError(f"{path}: duplicate run name(s) {', '.join(dupes)}")
     if not names:
         raise GridError(f"{path}: the grid has no runs (add 'grids' or 'runs')")
+    missing = [p for p in quick_only if not any(fnmatch.fnmatchcase(n, p) for n in names)]
+    if missing:
+        raise GridError(
+            f"{_where(path, 'quick.only')}: no cell matches {', '.join(map(repr, missing))}; "
+            f"the cells are {', '.join(names)}"
+        )
     return grid
+
+
+def _patterns(value: Any, path: Path, key: str) -> tuple[str, ...]:
+    if isinstance(value, str):
+        value = [value]
+    if not isinstance(value, list) or not value or not all(isinstance(v, str) for v in value):
+        raise GridError(
+            f"{_where(path, key)}: expected a non-empty list of cell names or patterns, got "
+            f"{value!r}"
+        )
+    return tuple(value)
 
 
 def _notes(value: Any, path: Path) -> tuple[str, ...]:
@@ -367,6 +396,11 @@ def _names(grid: ExperimentGrid) -> list[tuple[str, Any]]:
     return out
 
 
+def quick_cell(grid: ExperimentGrid, cell: str) -> bool:
+    """Whether ``--quick`` runs ``cell`` (every cell when the grid's ``quick.only`` is empty)."""
+    return not grid.quick_only or any(fnmatch.fnmatchcase(cell, p) for p in grid.quick_only)
+
+
 def seed_count(grid: ExperimentGrid, quick: bool = False) -> int:
     """Seeds per cell of ``grid`` (with ``--quick``: the quick count when the grid sets one)."""
     if quick and grid.quick_seeds is not None:
@@ -388,7 +422,7 @@ def expand_grid(
     ----------
     grid : ExperimentGrid or path
     quick : bool
-        Apply the grid's ``quick`` settings.
+        Apply the grid's ``quick`` settings (and keep only its ``quick.only`` cells).
     overrides : sequence of str
         ``--set`` overrides applied to every run, last.
     base : mapping, optional
@@ -410,6 +444,8 @@ def expand_grid(
     n_seeds = seed_count(grid, quick)
     specs: list[RunSpec] = []
     for cell, (group, axes, parts, ref) in _names(grid):
+        if quick and not quick_cell(grid, cell):
+            continue
         layers = [grid.base, *parts] + ([grid.quick] if quick else [])
         files = tuple(f for s in layers for f in s.config)
         files += tuple(Path(f).resolve() for f in config_files)
