@@ -8,11 +8,14 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 BENCH = Path(__file__).resolve().parents[1] / "benchmarks" / "calibrate_benchmark.py"
 SMALL = ["synth.hours=0.8", "synth.patients=10", "synth.recording_minutes=[2.0,4.0]",
          "synth.seizure_seconds=[10.0,30.0]", "synth.ictal_fraction=0.1"]  # fmt: skip
 
 
+@pytest.mark.slow
 def test_calibrate_prints_the_baseline_at_window_and_event_level(tmp_path):
     cmd = [sys.executable, str(BENCH), "--seeds", "0", "--jobs", "1", "--work", str(tmp_path)]
     for item in SMALL:
