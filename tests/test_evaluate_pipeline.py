@@ -25,8 +25,8 @@ from seizure.preprocessing.config import PreprocessConfig
 from seizure.scoring.curve import read_curve_csv
 from seizure.training.checkpoint import save_checkpoint
 
-#: The fixed post-processing these tests were written for: none (the defaults smooth and drop
-#: events under 10 s, see ``seizure.evaluation.config``).
+#: The fixed post-processing these tests were written for: none (the defaults smooth, see
+#: ``seizure.evaluation.config``).
 NO_POSTPROCESS = ["evaluate.smoothing_windows=1", "evaluate.min_event_seconds=0"]
 SMALL_PREPROCESS = PreprocessConfig(sample_rate_hz=32.0, bandpass_hz=(0.5, 12.0), notch_hz=None)
 
