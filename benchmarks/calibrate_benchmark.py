@@ -1,20 +1,22 @@
-"""Calibrate the benchmark corpus: eval window AUROC of a band-power logistic regression.
+"""Calibrate the benchmark corpus: the band-power baseline at window and at event level.
 
 Usage::
 
     python benchmarks/calibrate_benchmark.py --seeds 0 1 2 [--jobs 2] [--work DIR]
     python benchmarks/calibrate_benchmark.py --corpus CORPUS     # a corpus already written
-    python benchmarks/calibrate_benchmark.py --seeds 0 --set synth.hours=16  # a smaller one
+    python benchmarks/calibrate_benchmark.py --seeds 0 --set synth.hours=24  # a smaller one
 
 For each seed: ``seizure synth`` with ``configs/synth/benchmark.yaml`` (and ``--set``
-overrides), ``seizure preprocess`` with the default preprocessing, then per-window features
-(:func:`seizure.preprocessing.bandpower.band_power_features`: log band power in delta,
-theta, alpha, beta and gamma, mean and max over the TCP channels), a standardised
-scikit-learn ``LogisticRegression`` fitted on the train split's windows, and the window AUROC
-on the eval split. The corpus and cache of each seed are deleted afterwards unless ``--keep``.
+overrides), ``seizure preprocess`` with the default preprocessing, then the baseline as
+``seizure train CACHE RUN --config demo --config bandpower_logreg`` and ``seizure evaluate
+RUN/best.pt CACHE OUT`` fit and score it (:func:`seizure.training.loop.train`,
+:func:`seizure.evaluation.evaluate.evaluate`): the threshold and post-processing are chosen
+on dev at ``evaluate.choose_fa_per_24h`` (``choose_on: auto``) and applied unchanged to
+eval. Printed per seed: eval window AUROC (label: the window's midpoint is ictal), OVLP
+sensitivity and FA/24h at that operating point, and the chosen settings. The corpus, cache
+and runs of each seed are deleted afterwards unless ``--keep``.
 
-The last line is one JSON object: ``auroc`` per seed, their mean and standard deviation,
-the corpus figures (eval hours, eval seizures, dev patients) and the seconds each stage took.
+The last lines are a table of mean +- sd over seeds and one JSON object with every figure.
 """
 
 from __future__ import annotations
@@ -31,52 +33,63 @@ import numpy as np
 
 ROOT = Path(__file__).resolve().parents[1]
 BENCHMARK = ROOT / "seizure" / "configs" / "synth" / "benchmark.yaml"
+#: The figures summarised over seeds, with their table headings.
+FIGURES = {
+    "window_auroc": "eval window AUROC",
+    "ovlp_sensitivity": "OVLP sensitivity",
+    "ovlp_fa_per_24h": "OVLP FA/24h",
+}
 
 
-def split_features(cache, split: str) -> tuple[np.ndarray, np.ndarray]:
-    """Band-power features and window labels of every cached recording of one split.
-
-    Returns
-    -------
-    features : ndarray, shape (n_windows, 10)
-    labels : ndarray of uint8, shape (n_windows,)
-    """
-    from seizure.preprocessing.bandpower import band_power_features
-
-    rate = cache.config.sample_rate_hz
-    feats, labels = [], []
-    for rec in cache.split(split):
-        feats.append(band_power_features(cache.windows(rec.recording_id), rate))
-        labels.append(np.asarray(cache.labels(rec.recording_id)))
-    if not feats:
-        raise SystemExit(f"the cache holds no {split} recording")
-    return np.concatenate(feats), np.concatenate(labels)
-
-
-def baseline_auroc(cache_dir: Path) -> dict:
-    """Fit the logistic regression on train, score eval windows; figures of the corpus too."""
-    from sklearn.linear_model import LogisticRegression
+def window_auroc(eval_dir: Path, cache) -> float:
+    """Eval window AUROC of the probabilities ``seizure evaluate`` wrote to ``eval_dir/probs``."""
     from sklearn.metrics import roc_auc_score
-    from sklearn.pipeline import make_pipeline
-    from sklearn.preprocessing import StandardScaler
 
+    from seizure.preprocessing.cache import safe_id
+
+    probs, labels = [], []
+    for rec in cache.split("eval"):
+        probs.append(np.load(eval_dir / "probs" / f"{safe_id(rec.recording_id)}.npy"))
+        labels.append(np.asarray(cache.labels(rec.recording_id)))
+    return float(roc_auc_score(np.concatenate(labels), np.concatenate(probs)))
+
+
+def baseline_figures(cache_dir: Path, work: Path) -> dict:
+    """Fit the baseline on train, evaluate it on eval with a dev-chosen operating point."""
+    from seizure.config import load_config
+    from seizure.evaluation.evaluate import evaluate
     from seizure.preprocessing.cache import Cache
+    from seizure.training.loop import train
 
     cache = Cache(cache_dir)
-    x_tr, y_tr = split_features(cache, "train")
-    x_ev, y_ev = split_features(cache, "eval")
-    model = make_pipeline(StandardScaler(), LogisticRegression(max_iter=2000))
-    model.fit(x_tr, y_tr)
-    score = model.predict_proba(x_ev)[:, 1]
+    run, out = work / "baseline", work / "baseline-eval"
+    result = train(load_config(["demo", "bandpower_logreg"], []), cache_dir, run, device="cpu")
+    if result.exit_code:
+        raise SystemExit(f"the baseline fit ended with {result.status}")
+    evaluate(run / "best.pt", cache_dir, out, device="cpu", log=lambda _msg: None)
+    scores = json.loads((out / "scores.json").read_text())
+    summary = json.loads((out / "evaluation.json").read_text())
+    op = summary.get("operating_point") or {}
     eval_recs = cache.split("eval")
     return {
-        "auroc": float(roc_auc_score(y_ev, score)),
+        "window_auroc": round(window_auroc(out, cache), 4),
+        "ovlp_sensitivity": scores["ovlp"]["sensitivity"],
+        "ovlp_fa_per_24h": scores["ovlp"]["false_alarms_per_24h"],
+        "taes_sensitivity": scores["taes"]["sensitivity"],
+        "taes_fa_per_24h": scores["taes"]["false_alarms_per_24h"],
+        "chosen_on": summary.get("chosen_on"),
+        "threshold": summary["threshold"],
+        "smoothing_windows": op.get("smoothing_windows"),
+        "merge_gap_seconds": op.get("merge_gap_seconds"),
+        "min_event_seconds": op.get("min_event_seconds"),
+        "dev_sensitivity": op.get("sensitivity"),
+        "dev_fa_per_24h": op.get("false_alarms_per_24h"),
         "eval_hours": round(sum(r.duration_s for r in eval_recs) / 3600.0, 2),
         "eval_seizures": sum(len(cache.events(r.recording_id)) for r in eval_recs),
         "dev_patients": len({r.patient for r in cache.split("dev")}),
-        "train_windows": int(y_tr.size),
-        "eval_windows": int(y_ev.size),
-        "eval_ictal_fraction": round(float(y_ev.mean()), 4),
+        "eval_ictal_fraction": round(
+            float(np.mean(np.concatenate([cache.labels(r.recording_id) for r in eval_recs]))), 4
+        ),
     }
 
 
@@ -95,7 +108,7 @@ def run_seed(seed: int, overrides: list[str], work: Path, jobs: int, keep: bool)
     if summary.failures:
         raise SystemExit(f"preprocessing failed: {[r.reason for r in summary.failures]}")
     t2 = time.perf_counter()
-    out = {"seed": seed, **baseline_auroc(cache)}
+    out = {"seed": seed, **baseline_figures(cache, work / f"runs_{seed}")}
     out["seconds"] = {
         "synth": round(t1 - t0, 1),
         "preprocess": round(t2 - t1, 1),
@@ -104,6 +117,7 @@ def run_seed(seed: int, overrides: list[str], work: Path, jobs: int, keep: bool)
     if not keep:
         shutil.rmtree(corpus, ignore_errors=True)
         shutil.rmtree(cache, ignore_errors=True)
+        shutil.rmtree(work / f"runs_{seed}", ignore_errors=True)
     return out
 
 
@@ -127,7 +141,8 @@ def main(argv: list[str] | None = None) -> None:
 
             config = load_config(BENCHMARK, args.overrides)
             build_cache(args.corpus, work / "cache", config.preprocess, jobs=args.jobs)
-            runs.append({"corpus": str(args.corpus), **baseline_auroc(work / "cache")})
+            figures = baseline_figures(work / "cache", work / "runs")
+            runs.append({"corpus": str(args.corpus), **figures})
         else:
             for seed in args.seeds:
                 runs.append(run_seed(seed, args.overrides, work, args.jobs, args.keep))
@@ -135,19 +150,55 @@ def main(argv: list[str] | None = None) -> None:
     finally:
         if args.work is None and not args.keep:
             shutil.rmtree(work, ignore_errors=True)
-    aurocs = np.array([r["auroc"] for r in runs])
+    print_table(runs)
     print(
         json.dumps(
             {
                 "benchmark": "calibrate_benchmark",
-                "auroc_mean": round(float(aurocs.mean()), 4),
-                "auroc_sd": round(float(aurocs.std(ddof=1)), 4) if aurocs.size > 1 else None,
-                "auroc": [round(float(a), 4) for a in aurocs],
+                **summarize(runs),
                 "overrides": args.overrides,
                 "runs": runs,
             }
         )
     )
+
+
+def summarize(runs: list[dict]) -> dict:
+    """Mean and sample standard deviation (None for one run) of each of :data:`FIGURES`."""
+    out: dict = {}
+    for key in FIGURES:
+        vals = np.array([r[key] for r in runs], dtype=float)
+        out[f"{key}_mean"] = round(float(vals.mean()), 4)
+        out[f"{key}_sd"] = round(float(vals.std(ddof=1)), 4) if vals.size > 1 else None
+    return out
+
+
+def print_table(runs: list[dict]) -> None:
+    """A markdown table: one row per seed (or corpus), then mean +- sd."""
+    print(
+        "| synth seed | " + " | ".join(FIGURES.values()) + " | threshold (dev) | post-processing |"
+    )
+    print("|---|" + "---:|" * len(FIGURES) + "---:|---|")
+    for r in runs:
+        cells = [f"{r['window_auroc']:.3f}", f"{100 * r['ovlp_sensitivity']:.1f}%",
+                 f"{r['ovlp_fa_per_24h']:.1f}"]  # fmt: skip
+        post = (
+            f"{r['smoothing_windows']} win, gap {r['merge_gap_seconds']:g} s, "
+            f"min {r['min_event_seconds']:g} s"
+        )
+        print(
+            f"| {r.get('seed', r.get('corpus'))} | "
+            + " | ".join(cells)
+            + f" | {r['threshold']:g} | {post} |"
+        )
+    if len(runs) > 1:
+        m = summarize(runs)
+        cells = [
+            f"{m['window_auroc_mean']:.3f} +- {m['window_auroc_sd']:.3f}",
+            f"{100 * m['ovlp_sensitivity_mean']:.1f} +- {100 * m['ovlp_sensitivity_sd']:.1f}%",
+            f"{m['ovlp_fa_per_24h_mean']:.1f} +- {m['ovlp_fa_per_24h_sd']:.1f}",
+        ]
+        print("| mean +- sd | " + " | ".join(cells) + " | | |")
 
 
 if __name__ == "__main__":

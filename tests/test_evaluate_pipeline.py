@@ -25,6 +25,9 @@ from seizure.preprocessing.config import PreprocessConfig
 from seizure.scoring.curve import read_curve_csv
 from seizure.training.checkpoint import save_checkpoint
 
+#: The fixed post-processing these tests were written for: none (the defaults smooth, see
+#: ``seizure.evaluation.config``).
+NO_POSTPROCESS = ["evaluate.smoothing_windows=1", "evaluate.min_event_seconds=0"]
 SMALL_PREPROCESS = PreprocessConfig(sample_rate_hz=32.0, bandpass_hz=(0.5, 12.0), notch_hz=None)
 
 
@@ -122,6 +125,7 @@ def evaluated(tmp_path_factory):
             "evaluate.batch_sequences=3",
             "evaluate.sweep_points=11",
             "evaluate.choose_on=none",
+            *NO_POSTPROCESS,
         ],
         model_factory=power_factory,
     )
@@ -190,7 +194,8 @@ def test_curve_is_monotone_and_operating_points_respect_budgets(evaluated):
     rows = read_curve_csv(root / "out" / "curve.csv")
     assert {r["method"] for r in rows} == {"ovlp", "taes", "szcore_event"}
     ovlp = sorted((r for r in rows if r["method"] == "ovlp"), key=lambda r: r["threshold"])
-    assert len(ovlp) == 11 and ovlp[0]["threshold"] == 0.02 and ovlp[-1]["threshold"] == 0.98
+    assert len(ovlp) == 11 + 7 and ovlp[0]["threshold"] == 0.02 and ovlp[10]["threshold"] == 0.98
+    assert ovlp[-1]["threshold"] == 0.9999  # evaluate.sweep_high above the even grid
     sens = [r["sensitivity"] for r in ovlp]
     assert sens == sorted(sens, reverse=True)  # nested hypotheses: OVLP sensitivity falls
     for p in result.operating_points:
@@ -403,6 +408,7 @@ def test_batch_and_reader_threads_settings(evaluated, tmp_path):
             "evaluate.sweep_points=11",
             "evaluate.reader_threads=2",
             "evaluate.choose_on=none",
+            *NO_POSTPROCESS,
         ],
         model_factory=power_factory,
     )

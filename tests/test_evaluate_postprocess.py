@@ -145,9 +145,49 @@ def test_helpers_directly():
 
 
 def test_sweep_thresholds_default_grid():
-    t = sweep_thresholds(EvaluateConfig())
+    t = sweep_thresholds(EvaluateConfig(sweep_high=()))
     assert len(t) == 49 and t[0] == 0.02 and t[-1] == 0.98
     assert np.all(np.diff(t) > 0)
+
+
+def test_sweep_thresholds_add_the_high_ones_above_the_grid():
+    t = sweep_thresholds(EvaluateConfig())
+    high = [0.99, 0.995, 0.998, 0.999, 0.9995, 0.9998, 0.9999]
+    assert len(t) == 49 + 7 and t[0] == 0.02 and t[48] == 0.98 and list(t[49:]) == high
+    assert np.all(np.diff(t) > 0)
+    # only those above sweep_max are added, sorted and once each
+    t = sweep_thresholds(
+        EvaluateConfig(sweep_max=0.995, sweep_points=3, sweep_high=(0.9, 0.999, 0.999, 0.998))
+    )
+    assert list(t) == [0.02, 0.5075, 0.995, 0.998, 0.999]
+    with pytest.raises(ValueError, match="evaluate.sweep_high"):
+        validate_evaluate_config(EvaluateConfig(sweep_high=(0.99, 1.0)))
+
+
+def test_an_overconfident_detector_gets_a_dev_threshold_above_the_linear_grid():
+    """Ictal probabilities in 0.985-0.9995, mimics in 0.975-0.99: the grid alone cannot."""
+    from seizure.evaluation.selection import PostprocessSetting, choose_operating_point
+
+    rng = np.random.default_rng(3)
+    probs, refs, durs = {}, {}, {}
+    for k in range(6):
+        p = np.where(rng.random(3600) < 0.05, rng.uniform(0.0, 0.9, 3600), 0.0)  # 1 h
+        for m in (200, 1200, 2200, 3200):  # four 20 s mimics that never reach 0.99
+            p[m : m + 20] = rng.uniform(0.975, 0.99, 20)
+        a = 600 + 400 * k
+        p[a : a + 30] = rng.uniform(0.985, 0.9995, 30)
+        rid = f"p{k}_s001_t000"
+        probs[rid], refs[rid], durs[rid] = p, [Event(float(a), float(a + 30), "seiz")], 3600.0
+    settings = [PostprocessSetting(1, 0.0, 0.0), PostprocessSetting(5, 0.0, 0.0)]
+    kw = {"split": "dev", "window_seconds": 1.0, "stride_seconds": 1.0}
+    linear = sweep_thresholds(EvaluateConfig(sweep_high=()))
+    old = choose_operating_point(probs, refs, durs, settings, linear, 6.75, **kw)
+    assert not old.met_budget  # every threshold of the grid lets the mimics through
+    new = choose_operating_point(
+        probs, refs, durs, settings, sweep_thresholds(EvaluateConfig()), 6.75, **kw
+    )
+    assert new.met_budget and new.threshold > 0.98
+    assert new.sensitivity == 1.0 and new.false_alarms_per_24h <= 6.75
 
 
 @pytest.mark.parametrize(

@@ -27,8 +27,10 @@ BASE = TINY + [
     "train.num_workers=0",
     "train.progress=false",
 ]
-#: thresholds 0.1, 0.2, ..., 0.9
-SWEEP = ["evaluate.sweep_min=0.1", "evaluate.sweep_max=0.9", "evaluate.sweep_points=9"]
+#: thresholds 0.1, 0.2, ..., 0.9 (none above), no post-processing unless a test sets it
+SWEEP = ["evaluate.sweep_min=0.1", "evaluate.sweep_max=0.9", "evaluate.sweep_points=9",
+         "evaluate.sweep_high=[]", "evaluate.smoothing_windows=1",
+         "evaluate.min_event_seconds=0"]  # fmt: skip
 
 
 def config(*overrides):

@@ -88,6 +88,11 @@ def validate_evaluate_config(config: EvaluateConfig) -> None:
             0.0 <= config.sweep_min < config.sweep_max <= 1.0,
             "0 <= sweep_min < sweep_max <= 1",
         ),
+        (
+            "sweep_high",
+            all(math.isfinite(t) and 0.0 < t < 1.0 for t in config.sweep_high),
+            "a list of probabilities in (0, 1)",
+        ),
         ("fa_budgets_per_24h", all(b > 0 for b in config.fa_budgets_per_24h), "budgets > 0"),
         (
             "select_fa_per_24h",
@@ -353,9 +358,17 @@ def sweep_thresholds(config: EvaluateConfig) -> np.ndarray:
     """Return the thresholds of the operating curve.
 
     These are ``sweep_points`` values from ``sweep_min`` to ``sweep_max`` inclusive, rounded
-    to 6 decimals (so that 0.02 prints as 0.02).
+    to 6 decimals (so that 0.02 prints as 0.02), then the ``sweep_high`` values above
+    ``sweep_max``, ascending.
+
+    Returns
+    -------
+    ndarray of float, shape (n_thresholds,)
+        Strictly increasing probabilities.
     """
-    return np.round(np.linspace(config.sweep_min, config.sweep_max, config.sweep_points), 6)
+    grid = np.round(np.linspace(config.sweep_min, config.sweep_max, config.sweep_points), 6)
+    high = sorted({round(float(t), 6) for t in config.sweep_high if t > grid[-1]})
+    return np.concatenate([grid, np.asarray(high, dtype=float)])
 
 
 def postprocess_config_kwargs(config: EvaluateConfig) -> dict[str, float | int]:

@@ -54,7 +54,8 @@ Seizures
     with muscle artefact. Background on involved electrodes is attenuated; post-ictal
     attenuation and delta slowing follow for 20-180 s. Durations are drawn per patient in
     ``seizure_seconds`` (10-300 s by default); the ictal amplitude at the focus is 45-110 uV
-    standard deviation per patient times ``seizure_snr``.
+    standard deviation per patient times ``seizure_snr``, times a per-seizure factor drawn
+    log-uniformly in ``seizure_snr_range`` (``[1, 1]`` by default: none).
 Annotations
     ``.csv_bi``: ``TERM`` rows, ``seiz`` events and ``bckg`` in between. ``.csv``: for each of
     the 22 TCP channels, ``fnsz`` (or ``gnsz`` when the seizure generalises, as spike-wave
@@ -63,7 +64,8 @@ Annotations
 
 Harder or easier
 ----------------
-Lower ``synth.seizure_snr`` (0.5: ictal rhythm near the background level), raise
+Lower ``synth.seizure_snr`` (0.5: ictal rhythm near the background level), widen
+``synth.seizure_snr_range`` (a few clear seizures and many faint ones), raise
 ``synth.artifact_rate`` and ``synth.mimic_rate`` (2-3), ``synth.lvfa_probability`` and
 ``synth.sleep_fraction``, shorten ``synth.seizure_seconds``, or lower
 ``synth.ictal_fraction`` for fewer positives. The shipped configs ``synth/easy`` and ``synth/hard``

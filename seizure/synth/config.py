@@ -63,6 +63,10 @@ class SynthConfig:
     seizure_snr : float
         Multiplier of the ictal amplitude (1.0: ictal rhythm about 2-6 times the background
         standard deviation at the focus once established).
+    seizure_snr_range : (float, float)
+        Range of a per-seizure factor on ``seizure_snr``, drawn log-uniformly (``[1, 1]``:
+        every seizure at ``seizure_snr``). A wide range makes a few seizures clear and many
+        faint, as in real recordings.
     artifact_rate : float
         Multiplier of the rates of blinks, eye movements, muscle bursts, electrode pops and
         drifts (0 disables them).
@@ -92,6 +96,7 @@ class SynthConfig:
     lvfa_probability: float = 0.4
     seizure_mix: tuple[float, float, float, float] = (0.45, 0.2, 0.15, 0.2)
     seizure_snr: float = 1.0
+    seizure_snr_range: tuple[float, float] = (1.0, 1.0)
     artifact_rate: float = 1.0
     mimic_rate: float = 1.0
     sleep_fraction: float = 0.25
@@ -143,6 +148,7 @@ class SynthConfig:
                 "positive sum (rhythmic, fast, spike_wave, tonic_clonic), got "
                 f"{list(self.seizure_mix)} instead"
             )
+        _check_range("seizure_snr_range", self.seizure_snr_range, 0.01, 100.0)
         _check_fraction("sleep_fraction", self.sleep_fraction)
         for name in ("seizure_snr", "artifact_rate", "mimic_rate", "line_noise_uv"):
             if getattr(self, name) < 0:

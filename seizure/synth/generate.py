@@ -225,8 +225,13 @@ def generate_recording(spec: RecordingSpec, config: SynthConfig) -> GeneratedRec
     # ---------------------------------------------------------------- seizures
     sz_info: list[dict] = []
     channel_events: list[Event] = []
+    lo, hi = config.seizure_snr_range
     for sz in spec.seizures:
         a = int(round(sz.start_s * fs))
+        # per-seizure strength; no draw at [1, 1], so such corpora stay as they were
+        snr = config.seizure_snr * (
+            math.exp(rng.uniform(math.log(lo), math.log(hi))) if hi > lo else lo
+        )
         ev = render_seizure(
             rng,
             sz.stop_s - sz.start_s,
@@ -234,7 +239,7 @@ def generate_recording(spec: RecordingSpec, config: SynthConfig) -> GeneratedRec
             tr,
             sz.generalizes,
             elec_xyz,
-            tr["seizure_uv"] * config.seizure_snr * rng.uniform(0.8, 1.2),
+            tr["seizure_uv"] * snr * rng.uniform(0.8, 1.2),
         )
         b = min(a + ev.signal.shape[1], n)
         k = b - a
@@ -251,16 +256,16 @@ def generate_recording(spec: RecordingSpec, config: SynthConfig) -> GeneratedRec
             env = np.exp(-tp / (post / fs / 2.5)).astype(np.float32)
             delta = colored_noise(rng, 2, post, fs, 1.0, band_hz=(0.5, 3.0))
             wts = rng.uniform(0.5, 1.0, (len(ELECTRODES), 2)) * gmax[:, None]
-            amp_pi = 0.45 * tr["seizure_uv"] * config.seizure_snr
+            amp_pi = 0.45 * tr["seizure_uv"] * snr
             x_bg[_EEG_ROWS, b : b + post] *= 1.0 - 0.4 * gmax[:, None] * env[None, :]
             x_bg[_EEG_ROWS, b : b + post] += (amp_pi * wts) @ delta * env[None, :]
         if ev.pattern == "tonic_clonic":  # muscle through the tonic phase, bursts when clonic
             t0 = sz.start_s + rng.uniform(0.0, 0.1) * d_s
-            amp_m = rng.uniform(30.0, 90.0) * config.seizure_snr
+            amp_m = rng.uniform(30.0, 90.0) * snr
             _muscle(rng, x_bg, fs, t0, sz.stop_s - t0, (0, 1, 2), amp_m)
         elif sz.generalizes and rng.random() < 0.6:  # motor seizure: muscle artefact
             t0 = sz.start_s + rng.uniform(0.3, 0.6) * d_s
-            amp_m = rng.uniform(20.0, 70.0) * config.seizure_snr
+            amp_m = rng.uniform(20.0, 70.0) * snr
             _muscle(rng, x_bg, fs, t0, sz.stop_s - t0, (0, 1, 2), amp_m)
         onset = ev.onset_s
         e_index = {e: i for i, e in enumerate(ELECTRODES)}
