@@ -35,4 +35,9 @@ def test_calibrate_prints_the_baseline_at_window_and_event_level(tmp_path):
     assert 0.0 < run["threshold"] < 1.0 and run["smoothing_windows"] in (1, 3, 5, 9)
     assert 0.0 <= run["ovlp_sensitivity"] <= 1.0 and math.isfinite(run["ovlp_fa_per_24h"])
     assert run["eval_seizures"] > 0 and run["dev_patients"] >= 1
+    # the eval curve read at 10 FA/24h (the corpus's difficulty), within its budget
+    assert "eval curve: OVLP sens. at <= 10 FA/24h" in lines[0]
+    assert 0.0 <= run["curve_ovlp_sensitivity_at_10"] <= 1.0
+    if run["curve_threshold_at_10"] is not None:
+        assert run["curve_ovlp_fa_at_10"] <= 10.0
     assert not any(tmp_path.iterdir())  # without --keep the corpus, cache and runs are gone
