@@ -18,6 +18,7 @@ from torch import nn
 from seizure.config import Config, to_dict
 from seizure.models import ModelStateError
 from seizure.models import registry as R
+from seizure.models.recurrent import ESNLayer
 from seizure.training import checkpoint as C
 from seizure.training.peek import TENSOR, peek_checkpoint
 
@@ -209,3 +210,28 @@ def test_peek_refuses_foreign_files_and_objects(tmp_path):
         archive.writestr("evil/data.pkl", pickle.dumps({"config": Evil()}))
     assert peek_checkpoint(tmp_path / "evil.pt") is None
     assert not marker.exists()
+
+
+def test_an_echo_state_network_is_built_on_meta_without_drawing_its_reservoir(
+    tmp_path, monkeypatch
+):
+    config = _config(cell="esn")
+    before = R.build_model(config.model, SHAPE)
+    _save(tmp_path / "best.pt", config, before.state_dict())
+    built_on = []
+    real_build = R.build_model
+
+    def spy_build(*args, **kwargs):
+        model = real_build(*args, **kwargs)
+        built_on.append(next(model.parameters()).device.type)
+        return model
+
+    def no_draw(self, esn):
+        raise AssertionError("the reservoir was drawn while loading a checkpoint")
+
+    monkeypatch.setattr(R, "build_model", spy_build)
+    monkeypatch.setattr(ESNLayer, "reset_reservoir", no_draw)
+    loaded, _, _ = C.load_model_from_checkpoint(tmp_path / "best.pt")
+    assert built_on == ["meta"]  # no fallback to a CPU build
+    for name, value in before.state_dict().items():
+        assert torch.equal(loaded.state_dict()[name], value), name

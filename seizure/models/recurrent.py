@@ -430,7 +430,8 @@ class ESNLayer(_LoopLayer):
     ) -> None:
         self.leak = esn.leak
         super().__init__(input_size, hidden_size, bidirectional)
-        self.reset_reservoir(esn)
+        if not self.cells[0].weight_hh.is_meta:  # on meta (loading a checkpoint): no draw
+            self.reset_reservoir(esn)
 
     def _make_cell(self, input_size: int, hidden_size: int) -> _Cell:
         cell = _Cell()
