@@ -91,6 +91,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         p.error("--parallel must be at least 2 (it is compared with one run at a time)")
     if not 1 <= args.cells <= len(CELLS):
         p.error(f"--cells must be in 1..{len(CELLS)}")
+    if args.keep is not None and args.keep.exists() and any(args.keep.iterdir()):
+        # finished runs would be skipped: a second pass over the same folder times nothing
+        p.error(f"--keep {args.keep}: not empty; give a new folder")
     return args
 
 
