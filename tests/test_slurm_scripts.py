@@ -248,3 +248,23 @@ def test_experiment_task_runs_its_index_skips_finished_runs_requeues_interrupted
     env["SLURM_ARRAY_TASK_ID"] = "4"
     proc = run([script, "GRID", "CACHE", out], env, tmp_path)
     assert proc.returncode == 2 and "has no run 4" in proc.stderr
+
+
+@pytest.mark.parametrize(
+    ("status", "finished"),
+    [("completed", True), ("early_stopped", True), ("max_steps", True),
+     ("interrupted", False), ("failed", False)],
+)  # fmt: skip
+def test_array_task_leaves_a_finished_run_alone_and_trains_any_other(fake, tmp_path, status,
+                                                                     finished):  # fmt: skip
+    env, calls = fake
+    grid = tmp_path / "grid.txt"
+    grid.write_text("only --set train.epochs=1\n")
+    summary = tmp_path / "runs" / "only" / "summary.json"
+    summary.parent.mkdir(parents=True)
+    summary.write_text(json.dumps({"status": status}, indent=1) + "\n")
+    env.update(SLURM_ARRAY_TASK_ID="0", FAKE_MODE="complete", FAKE_SUMMARY=str(summary))
+    proc = run([SCRIPTS / "slurm_array.sh", "CACHE", tmp_path / "runs", grid], env, tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    assert ("already finished" in proc.stdout) is finished
+    assert len(calls("trainer")) == (0 if finished else 1)
