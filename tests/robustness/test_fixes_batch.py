@@ -6,7 +6,7 @@ import json
 from pathlib import Path
 
 import pytest
-from battery import processed, refused, run
+from battery import FAST, processed, refused, run
 
 EVENTS_TSV = "sub-01_ses-01_task-rest_run-01_events.tsv"
 
@@ -50,3 +50,22 @@ def test_label_map_file_with_an_equals_sign_in_its_path_is_read_as_a_file(tmp_pa
         2,
         r"'--label-map'.*TEXT=LABEL or a YAML file.*no such file",
     )
+
+
+def test_plot_an_explicit_reference_without_seizures_shades_none(tmp_path, flat_corpus,
+                                                                monkeypatch):  # fmt: skip
+    import seizure.evaluation.plot as plot_module
+    from seizure.io.annotations import write_csv_bi
+
+    processed(run("preprocess", flat_corpus, tmp_path / "cache", *FAST))
+    empty = tmp_path / "none.csv_bi"
+    write_csv_bi(empty, [], 8.0)
+    drawn: list[list] = []
+    monkeypatch.setattr(plot_module, "plot_segment", lambda *a, **k: drawn.append(a[2]))
+    args = ("plot", tmp_path / "cache", "--record", "pa_r1", "--span", 8,
+            "--out", tmp_path / "p.png")  # fmt: skip
+    processed(run(*args))
+    processed(run(*args, "--ref", empty))
+    own, given = drawn
+    assert [(e.start, e.stop) for e in own] == [(2.0, 5.0)]
+    assert given == []
