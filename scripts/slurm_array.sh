@@ -12,7 +12,8 @@
 #   gru_l2          --config train/h100 --set model.cell=gru --set model.regularization.l2=1e-4
 #
 # Array task i trains line i into RUN_ROOT/<name> with --resume, so a requeued or re-submitted
-# task continues where it stopped; a finished run is left alone. On SIGTERM (--signal B:TERM)
+# task continues where it stopped; a finished run (summary.json "status" completed,
+# early_stopped or max_steps) is left alone. On SIGTERM (--signal B:TERM)
 # the training saves last.pt and stops; the task requeues itself when the run's summary.json
 # was rewritten with "status": "interrupted" (not after a crash).
 #SBATCH --job-name=seizure-grid
@@ -48,7 +49,7 @@ read -r -a words <<< "$line"
 name=${words[0]}
 options=("${words[@]:1}")
 run_dir="$run_root/$name"
-if [[ -f "$run_dir/summary.json" ]] && grep -qE '"status": "(completed|early_stopped)"' \
+if [[ -f "$run_dir/summary.json" ]] && grep -qE '"status": "(completed|early_stopped|max_steps)"' \
         "$run_dir/summary.json"; then
     echo "array task $task: $run_dir already finished; nothing to do"
     exit 0

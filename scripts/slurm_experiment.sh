@@ -15,10 +15,12 @@
 # missing.
 #
 # Preemption and time limits: SLURM sends SIGTERM to this script 5 minutes before the end
-# (--signal B:TERM@300); it passes it on to the training, which finishes its step, saves
-# OUT/runs/NAME/train/last.pt and stops. When the run's train/summary.json was rewritten
-# with "status": "interrupted", the task requeues itself (scontrol requeue JOB_TASK) and
-# resumes from last.pt; after a crash (or a kill during evaluation) it is not requeued.
+# (--signal B:TERM@300); it passes it on to the run: in training, the training finishes its
+# step, saves OUT/runs/NAME/train/last.pt and stops; in evaluation, the evaluation stops. When
+# the run's record (stages.json) or train/summary.json was rewritten with "status":
+# "interrupted", the task requeues itself (scontrol requeue JOB_TASK); the rerun resumes the
+# training from last.pt, or evaluates a finished training again without training it (the
+# windows' probabilities already written are reused). After a crash it is not requeued.
 # Set SEIZURE_ARRAY_LIMIT=K to run at most K tasks at once (--array=...%K).
 # Adjust the #SBATCH lines (partition, account, time) to your cluster.
 #SBATCH --job-name=seizure-exp
@@ -57,9 +59,16 @@ if [[ -n "${SLURM_ARRAY_TASK_ID:-}" ]]; then
         echo "array task $task: $run_dir already finished; nothing to do"
         exit 0
     fi
+    # the run's record (stages.json, any phase) or its training's summary.json, rewritten
+    # by this task with "status": "interrupted", means: saved on a signal, requeue
     summary="$run_dir/train/summary.json"
+    record="$run_dir/stages.json"
     stamp() { stat -c '%i %y' "$1" 2>/dev/null || echo absent; }
+    interrupted() {  # $1 rewritten since its stamp $2, with "status": "interrupted"
+        [[ "$(stamp "$1")" != "$2" ]] && grep -q '"status": "interrupted"' "$1"
+    }
     before=$(stamp "$summary")
+    before_record=$(stamp "$record")
     export SEIZURE_PROGRESS=0
     echo "$(date -Is) array task $task on $(hostname): $name -> $run_dir"
     "$SEIZURE" experiment "$GRID" "$CACHE" "$OUT" --index "$SLURM_ARRAY_TASK_ID" \
@@ -71,10 +80,10 @@ if [[ -n "${SLURM_ARRAY_TASK_ID:-}" ]]; then
     # `wait` returns early when the trap fires: wait again for the run to finish saving
     if kill -0 "$pid" 2>/dev/null; then wait "$pid"; status=$?; fi
     set -e
-    if [[ $status -ne 0 && -n "${SLURM_JOB_ID:-}" && "$(stamp "$summary")" != "$before" ]] \
-            && grep -q '"status": "interrupted"' "$summary"; then
+    if [[ $status -ne 0 && -n "${SLURM_JOB_ID:-}" ]] \
+            && { interrupted "$summary" "$before" || interrupted "$record" "$before_record"; }; then
         job=${SLURM_ARRAY_JOB_ID:-$SLURM_JOB_ID}_$task
-        echo "$(date -Is) interrupted: requeueing $job (it resumes from last.pt)"
+        echo "$(date -Is) interrupted: requeueing $job (it resumes what is unfinished)"
         scontrol requeue "$job"
         exit 0
     fi

@@ -62,6 +62,11 @@ _INT_LIMIT = 2**63
 #: is empty, so that adding such a setting changes no existing fingerprint or saved config.
 OMIT_WHEN_EMPTY = "omit_when_empty"
 
+#: Field metadata key: a field marked ``{"internal": True}`` is bookkeeping, not a setting: it is
+#: never in :func:`to_dict` (so in no fingerprint, ``config.yaml`` or checkpoint) and
+#: :func:`from_dict` does not accept it as a key.
+INTERNAL = "internal"
+
 T = TypeVar("T")
 
 
@@ -80,7 +85,8 @@ class Config:
     preprocess, synth, model, train, evaluate
         One section per pipeline stage; see each section's class for its fields.
         ``model.init.critical_xi: auto`` is replaced by ``train.sequence_windows`` here
-        (:meth:`~seizure.models.config.ModelConfig.resolve_timescale`).
+        (:meth:`~seizure.models.config.ModelConfig.resolve_timescale`), again whenever the
+        config is rebuilt (``dataclasses.replace`` with another ``train`` section).
     """
 
     seed: int = 0
@@ -91,8 +97,10 @@ class Config:
     evaluate: EvaluateConfig = field(default_factory=EvaluateConfig)
 
     def __post_init__(self) -> None:
-        # model.init.critical_xi: auto follows the training sequence length
-        object.__setattr__(self, "model", self.model.resolve_timescale(self.train.sequence_windows))
+        # model.init.critical_xi: auto follows the training sequence length, also in a config
+        # rebuilt from a resolved one with another train section (dataclasses.replace)
+        model = self.model.unresolve_timescale()
+        object.__setattr__(self, "model", model.resolve_timescale(self.train.sequence_windows))
 
 
 # --------------------------------------------------------------------------- conversion
@@ -214,7 +222,7 @@ def from_dict(cls: type[T], data: Mapping[str, Any], prefix: str = "") -> T:
         On an unknown key (the known ones are listed) or a value of the wrong type.
     """
     hints = typing.get_type_hints(cls)
-    names = [f.name for f in dataclasses.fields(cls) if f.init]
+    names = [f.name for f in dataclasses.fields(cls) if f.init and not f.metadata.get(INTERNAL)]
     unknown = sorted(set(data) - set(names))
     if unknown:
         where = f" in '{prefix}'" if prefix else ""
@@ -236,13 +244,15 @@ def from_dict(cls: type[T], data: Mapping[str, Any], prefix: str = "") -> T:
 def to_dict(obj: Any) -> Any:
     """Turn a config dataclass into plain YAML/JSON-serialisable python (tuples -> lists).
 
-    Fields marked :data:`OMIT_WHEN_EMPTY` are left out while empty.
+    Fields marked :data:`OMIT_WHEN_EMPTY` are left out while empty, those marked
+    :data:`INTERNAL` always.
     """
     if dataclasses.is_dataclass(obj) and not isinstance(obj, type):
         return {
             f.name: to_dict(getattr(obj, f.name))
             for f in dataclasses.fields(obj)
-            if not (f.metadata.get(OMIT_WHEN_EMPTY) and not getattr(obj, f.name))
+            if not f.metadata.get(INTERNAL)
+            and not (f.metadata.get(OMIT_WHEN_EMPTY) and not getattr(obj, f.name))
         }
     if isinstance(obj, (list, tuple)):
         return [to_dict(v) for v in obj]

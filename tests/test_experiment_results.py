@@ -3,9 +3,13 @@
 from __future__ import annotations
 
 import csv
+import importlib
 import json
 import math
+import os
+import signal
 import textwrap
+import time
 from pathlib import Path
 
 import pytest
@@ -235,3 +239,44 @@ def test_index_runs_one_run_and_a_changed_config_is_not_reused(tmp_path, random_
     )
     assert changed.outcomes[0].status == "failed"
     assert "another config" in changed.outcomes[0].reason
+
+
+def test_a_signal_in_the_evaluation_records_the_run_interrupted_and_the_rerun_only_evaluates(
+    tmp_path, random_cache, monkeypatch
+):
+    from seizure.training import loop
+    from seizure.utils.pool import Interrupted
+
+    evaluation = importlib.import_module("seizure.evaluation.evaluate")
+    real_evaluate = evaluation.evaluate
+
+    def signalled(*args, **kwargs):
+        os.kill(os.getpid(), signal.SIGTERM)
+        time.sleep(10)
+        raise AssertionError("the signal did not stop the evaluation")
+
+    def unhandled(signum, frame):
+        raise AssertionError("SIGTERM reached no handler of the experiment")
+
+    grid, out = write_grid(tmp_path), tmp_path / "out"
+    monkeypatch.setattr(evaluation, "evaluate", signalled)
+    previous = signal.signal(signal.SIGTERM, unhandled)  # not pytest's death without the fix
+    try:
+        with pytest.raises(Interrupted, match="interrupted by SIGTERM") as caught:
+            X.run_experiment(grid, random_cache.path, out, index=4, device="cpu")
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+    assert caught.value.exit_code == 143
+    record = StageStore(out / "runs" / "solo").get("run")
+    assert (record["status"], record["complete"]) == ("interrupted", False)
+    summary = json.loads((out / "runs" / "solo" / "train" / "summary.json").read_text())
+    assert summary["status"] == "completed"
+
+    monkeypatch.setattr(evaluation, "evaluate", real_evaluate)
+    trained: list[str] = []
+    monkeypatch.setattr(loop, "train", lambda config, cache, run_dir, **k: trained.append(run_dir))
+    again = X.run_experiment(grid, random_cache.path, out, index=4, device="cpu")
+    assert trained == [] and [o.status for o in again.outcomes] == ["finished"]
+    record = StageStore(out / "runs" / "solo").get("run")
+    assert (record["status"], record["train_status"]) == ("finished", "completed")
+    assert (out / "runs" / "solo" / "eval" / "scores.json").is_file()

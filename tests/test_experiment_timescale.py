@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import math
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
 import torch
 
-from seizure.config import ConfigError, load_config
+from seizure.config import Config, ConfigError, fingerprint, from_dict, load_config, to_dict
 from seizure.models import build_model
 from seizure.models.config import InitConfig, ModelConfig
 from seizure.models.init import initialize_
@@ -86,3 +87,27 @@ def test_the_paper_grid_minimal_cell_follows_the_sequence_length():
         minimal = [r for r in runs if r.cell == "minimal-timescale"]
         assert len(minimal) == 3
         assert {r.config.model.init.critical_xi for r in minimal} == {float(windows)}
+
+
+def test_auto_follows_a_train_section_replaced_afterwards():
+    config = load_config(["models/minimal_critical"], [*SMALL, "train.sequence_windows=30"])
+    longer = replace(config, train=replace(config.train, sequence_windows=64))
+    assert longer.model.init.critical_xi == 64.0
+    for b in gate_biases(longer):
+        assert torch.allclose(b, torch.full_like(b, math.log(2 * 64 - 1)), atol=1e-6)
+    # the bookkeeping is in no saved config: the same dict, fingerprint and key set as a number
+    fixed = load_config(
+        ["models/minimal_critical"],
+        [*SMALL, "train.sequence_windows=64", "model.init.critical_xi=64"],
+    )
+    assert to_dict(longer) == to_dict(fixed) and fingerprint(longer) == fingerprint(fixed)
+    assert "critical_xi_auto" not in to_dict(longer)["model"]["init"]
+    with pytest.raises(ConfigError, match="Unknown config key.*critical_xi_auto"):
+        load_config(overrides=["model.init.critical_xi_auto=3"])
+    # a number stays a number: given as such, read back from a saved config, or replaced
+    assert replace(fixed, train=replace(fixed.train, sequence_windows=7)).model == fixed.model
+    saved = from_dict(Config, to_dict(longer))
+    assert replace(saved, train=replace(saved.train, sequence_windows=7)).model == saved.model
+    init = replace(longer.model.init, critical_xi=50.0)
+    pinned = replace(longer, model=replace(longer.model, init=init))
+    assert replace(pinned, train=replace(pinned.train, sequence_windows=7)).model == pinned.model

@@ -36,12 +36,21 @@ FAKES = {
         save() { mkdir -p "$(dirname "$FAKE_SUMMARY")"
                  printf '{\\n "status": "%s"\\n}\\n' "$1" > "$FAKE_SUMMARY.tmp"
                  mv "$FAKE_SUMMARY.tmp" "$FAKE_SUMMARY"; }
+        # the run's record (stages.json) of seizure experiment, in $FAKE_RECORD
+        record() { mkdir -p "$(dirname "$FAKE_RECORD")"
+                   printf '{\n "run": {\n  "status": "%s"\n }\n}\n' "$1" > "$FAKE_RECORD"; }
         case $FAKE_MODE in
             interrupt) save interrupted; exit 143 ;;
+            interrupt_eval) record interrupted; exit 143 ;;
+            fail_eval) record failed; exit 1 ;;
             crash) exit 1 ;;
             complete) save completed; exit 0 ;;
             wait)
                 trap 'save interrupted; exit 143' TERM
+                touch "$FAKE_LOG.started"
+                while true; do sleep 0.05; done ;;
+            wait_eval)
+                trap 'record interrupted; exit 143' TERM
                 touch "$FAKE_LOG.started"
                 while true; do sleep 0.05; done ;;
         esac
@@ -248,3 +257,66 @@ def test_experiment_task_runs_its_index_skips_finished_runs_requeues_interrupted
     env["SLURM_ARRAY_TASK_ID"] = "4"
     proc = run([script, "GRID", "CACHE", out], env, tmp_path)
     assert proc.returncode == 2 and "has no run 4" in proc.stderr
+
+
+@pytest.mark.parametrize(
+    ("status", "finished"),
+    [("completed", True), ("early_stopped", True), ("max_steps", True),
+     ("interrupted", False), ("failed", False)],
+)  # fmt: skip
+def test_array_task_leaves_a_finished_run_alone_and_trains_any_other(fake, tmp_path, status,
+                                                                     finished):  # fmt: skip
+    env, calls = fake
+    grid = tmp_path / "grid.txt"
+    grid.write_text("only --set train.epochs=1\n")
+    summary = tmp_path / "runs" / "only" / "summary.json"
+    summary.parent.mkdir(parents=True)
+    summary.write_text(json.dumps({"status": status}, indent=1) + "\n")
+    env.update(SLURM_ARRAY_TASK_ID="0", FAKE_MODE="complete", FAKE_SUMMARY=str(summary))
+    proc = run([SCRIPTS / "slurm_array.sh", "CACHE", tmp_path / "runs", grid], env, tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    assert ("already finished" in proc.stdout) is finished
+    assert len(calls("trainer")) == (0 if finished else 1)
+
+
+def test_experiment_task_requeues_a_run_interrupted_in_its_evaluation(fake, tmp_path):
+    """A run whose training finished: only its record (stages.json) says interrupted."""
+    env, calls = fake
+    out = tmp_path / "out"
+    record = out / "runs" / "b" / "stages.json"
+    env.update(SLURM_JOB_ID="12", SLURM_ARRAY_JOB_ID="10", SLURM_ARRAY_TASK_ID="1",
+               FAKE_SUMMARY=str(out / "runs" / "b" / "train" / "summary.json"),
+               FAKE_RECORD=str(record))  # fmt: skip
+    script = SCRIPTS / "slurm_experiment.sh"
+    proc = run([script, "GRID", "CACHE", out], {**env, "FAKE_MODE": "interrupt_eval"}, tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    assert calls("scontrol") == [["requeue", "10_1"]]
+    assert "interrupted: requeueing 10_1" in proc.stdout
+    # a failed evaluation, or a crash that leaves the old record: no requeue
+    proc = run([script, "GRID", "CACHE", out], {**env, "FAKE_MODE": "fail_eval"}, tmp_path)
+    assert proc.returncode == 1
+    record.write_text('{"run": {"status": "interrupted"}}\n')
+    proc = run([script, "GRID", "CACHE", out], {**env, "FAKE_MODE": "crash"}, tmp_path)
+    assert proc.returncode == 1
+    assert len(calls("scontrol")) == 1
+
+
+def test_sigterm_during_the_evaluation_of_an_experiment_run_requeues(fake, tmp_path):
+    env, calls = fake
+    record = tmp_path / "out" / "runs" / "c" / "stages.json"
+    env.update(SLURM_GPUS_ON_NODE="1", SLURM_JOB_ID="91", SLURM_ARRAY_JOB_ID="90",
+               SLURM_ARRAY_TASK_ID="2", FAKE_MODE="wait_eval", FAKE_RECORD=str(record),
+               FAKE_SUMMARY=str(record.parent / "train" / "summary.json"))  # fmt: skip
+    args = [SCRIPTS / "slurm_experiment.sh", "GRID", "CACHE", tmp_path / "out"]
+    proc = subprocess.Popen(["bash", *map(str, args)], env=env, cwd=tmp_path,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)  # fmt: skip
+    try:
+        _wait_for(Path(env["FAKE_LOG"] + ".started"), proc)
+        os.kill(proc.pid, signal.SIGTERM)
+        out, err = proc.communicate(timeout=30)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert proc.returncode == 0, out + err
+    assert json.loads(record.read_text())["run"]["status"] == "interrupted"
+    assert calls("scontrol") == [["requeue", "90_2"]]

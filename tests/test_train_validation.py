@@ -24,9 +24,14 @@ def dev(tmp_path_factory):
         tmp_path_factory.mktemp("cache"),
         splits={"train": 1, "dev": 9},
         windows_per_recording=(3, 45),
-        seed=5,
+        seed=10,
     )
-    return SplitData.from_cache(cache, "dev")
+    data = SplitData.from_cache(cache, "dev")
+    lengths = [int(n) for n in data.lengths]
+    assert any(n < T for n in lengths), lengths
+    assert any(n >= T and n % T == 0 for n in lengths), lengths
+    assert any(n > T and n % T for n in lengths), lengths
+    return data
 
 
 def test_eval_plan_is_the_inference_plan_without_context(dev):

@@ -233,19 +233,23 @@ LABEL_MAP_HELP = (
 def _parse_label_map(
     ctx: click.Context, param: click.Parameter, values: Sequence[str]
 ) -> dict[str, str]:
-    """Turn ``--label-map`` values (``TEXT=LABEL`` or a YAML file) into one checked map."""
+    """Turn ``--label-map`` values (``TEXT=LABEL`` or a YAML file) into one checked map.
+
+    A value naming an existing file is that file, even with ``=`` in its path; any other
+    value with ``=`` is ``TEXT=LABEL``.
+    """
     import yaml
 
     from seizure.preprocessing.config import check_label_map
 
     merged: dict[str, Any] = {}
     for value in values:
-        if "=" in value:
-            text, label = value.rsplit("=", 1)
-            merged[text] = label
-            continue
         path = Path(value)
         if not path.is_file():
+            if "=" in value:
+                text, label = value.rsplit("=", 1)
+                merged[text] = label
+                continue
             raise click.BadParameter(
                 f"expected TEXT=LABEL or a YAML file of TEXT: LABEL, got {value!r} (no such file)",
                 ctx,

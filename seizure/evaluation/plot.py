@@ -369,11 +369,7 @@ def plot_segment(
     atomic_write_bytes(path, buf.getvalue())
 
 
-def _read_events(
-    path: Path | None, duration_s: float, label_map: Mapping[str, str]
-) -> list[Event] | None:
-    if path is None:
-        return None
+def _read_events(path: Path, duration_s: float, label_map: Mapping[str, str]) -> list[Event]:
     return read_annotation(path, label_map).seizures(duration_s)
 
 
@@ -422,7 +418,8 @@ def plot_source(
     at_s, span_s : float
         Start and length of the stretch, seconds.
     ref_file, hyp_file : path, optional
-        Annotation files; a cache record's own events are the default reference.
+        Annotation files; a cache record's own events are the default reference, and a
+        given ``ref_file`` replaces them even when it holds no seizure.
     probs_file : path, optional
         Per-window probabilities (``.npy``).
     checkpoint : path, optional
@@ -486,8 +483,9 @@ def plot_source(
     labels = {**config.preprocess.label_map, **(label_map or {})}
     if source.is_dir():
         labels = {**cache.config.label_map, **labels}
-    ref = _read_events(Path(ref_file) if ref_file else None, segment.duration_s, labels) or ref
-    hyp = _read_events(Path(hyp_file) if hyp_file else None, segment.duration_s, labels) or []
+    if ref_file is not None:  # an explicit reference is used as given, even with no seizure
+        ref = _read_events(Path(ref_file), segment.duration_s, labels)
+    hyp = _read_events(Path(hyp_file), segment.duration_s, labels) if hyp_file else []
     probs = None
     if detector is not None:
         probs = detector.probabilities(windows)

@@ -98,6 +98,9 @@ class InitConfig:
         the gate bias is ``ln(2 xi - 1)``. ``auto``: the training sequence length,
         ``train.sequence_windows`` (resolved when the whole config is read, see
         :meth:`ModelConfig.resolve_timescale`), so that the state's timescale follows the task.
+    critical_xi_auto : float or None
+        Bookkeeping, not a setting (never saved, never read from a config): the value
+        ``critical_xi: auto`` was resolved to, None when ``critical_xi`` was given as a number.
     critical_input_variance : float
         Variance of the input contribution to the pre-activations (the inputs are assumed to
         have unit second moment) used by ``kernel: critical`` and the mean-field solve. It
@@ -118,6 +121,11 @@ class InitConfig:
     keras_variant: Literal["keras2", "keras2017"] = "keras2"
     chrono_t_max: float = 1000.0
     critical_xi: float | Literal["auto"] = 100.0
+    # the sequence length `critical_xi: auto` was resolved to, so that a config rebuilt with
+    # another train section resolves it again; internal: see seizure.config.INTERNAL
+    critical_xi_auto: float | None = field(
+        default=None, compare=False, repr=False, metadata={"internal": True}
+    )
     critical_input_variance: float = 1e-4
     critical_sigma_w: float | None = None
     critical_weights: Literal["orthogonal", "gaussian"] = "orthogonal"
@@ -323,7 +331,8 @@ class ModelConfig:
         -------
         ModelConfig
             ``self`` when ``critical_xi`` is a number, else a copy with
-            ``critical_xi = float(sequence_windows)``.
+            ``critical_xi = float(sequence_windows)`` (which records that it came from
+            ``auto``: see :meth:`unresolve_timescale`).
 
         Raises
         ------
@@ -338,4 +347,19 @@ class ModelConfig:
                 "model.init.critical_xi: auto takes the timescale from train.sequence_windows, "
                 f"which must then be >= 2, got {sequence_windows}"
             )
-        return replace(self, init=replace(self.init, critical_xi=float(sequence_windows)))
+        xi = float(sequence_windows)
+        return replace(self, init=replace(self.init, critical_xi=xi, critical_xi_auto=xi))
+
+    def unresolve_timescale(self) -> ModelConfig:
+        """Return this config with a ``critical_xi`` resolved from ``auto`` set back to ``auto``.
+
+        Returns
+        -------
+        ModelConfig
+            A copy with ``init.critical_xi = 'auto'`` when :meth:`resolve_timescale` set
+            ``critical_xi`` and it was not replaced by another number since, else ``self``.
+        """
+        resolved = self.init.critical_xi_auto
+        if resolved is None or self.init.critical_xi != resolved:
+            return self
+        return replace(self, init=replace(self.init, critical_xi="auto", critical_xi_auto=None))

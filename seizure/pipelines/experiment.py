@@ -108,6 +108,19 @@ def _stored_config(run_dir: Path) -> dict[str, Any] | None:
         return yaml.safe_load(path.read_text())
 
 
+#: ``summary.json`` statuses of a training that ended by itself (nothing left to train)
+FINISHED_TRAINING = ("completed", "early_stopped", "max_steps")
+
+
+def _finished_training(train_dir: Path) -> str | None:
+    """Return the status of a finished training in ``train_dir`` (its ``summary.json``) or None."""
+    try:
+        status = json.loads((train_dir / "summary.json").read_text()).get("status")
+    except (OSError, ValueError, AttributeError):
+        return None
+    return status if status in FINISHED_TRAINING else None
+
+
 @dataclass
 class RunOutcome:
     """What :func:`run_one` did: ``status`` is ``finished``, ``skipped`` or ``failed``."""
@@ -148,8 +161,10 @@ def run_one(
     -------
     RunOutcome
         The reason of a failure (training error, non-finite loss, evaluation error) is also
-        recorded in the run's ``stages.json``. A finished run is skipped; a run folder made
-        with another config is refused (delete it to rerun).
+        recorded in the run's ``stages.json``. A finished run is skipped, a finished training
+        (``train/summary.json`` status in :data:`FINISHED_TRAINING`, with ``best.pt``) is
+        only evaluated; a run folder made with another config is refused (delete it to
+        rerun).
     """
     # torch: imported by the runs only, so that reading and listing a grid stays light
     from seizure.evaluation.evaluate import evaluate
@@ -182,11 +197,16 @@ def run_one(
     checkpoint = run_dir / "train" / "best.pt"
     try:
         try:
-            result = train(spec.config, cache, run_dir / "train", resume=True, device=device,
-                           log=say)  # fmt: skip
-            info["train_status"] = result.status
-            if result.status == "interrupted":
-                raise KeyboardInterrupt
+            trained = _finished_training(run_dir / "train")
+            if trained is not None and checkpoint.is_file():
+                say(f"{spec.name}: training finished before ({trained}); evaluating")
+                info["train_status"] = trained
+            else:
+                result = train(spec.config, cache, run_dir / "train", resume=True,
+                               device=device, log=say)  # fmt: skip
+                info["train_status"] = result.status
+                if result.status == "interrupted":
+                    raise KeyboardInterrupt
         except NonFiniteLossError as err:
             info.update(diverged=True, train_status="diverged", diverged_reason=str(err))
             if not checkpoint.is_file():
@@ -497,7 +517,13 @@ def run_experiment(
     GridError
         ``parallel < 1``, or see :func:`expand_grid` and :func:`select_runs`.
     Interrupted
-        SIGINT or SIGTERM during ``parallel > 1`` runs (every run's process is ended).
+        SIGINT or SIGTERM: with ``parallel > 1`` every run's process is ended; with
+        ``parallel=1`` a signal outside the training (its evaluation) records the run in
+        progress as interrupted. The next invocation resumes it; a finished training is not
+        redone.
+    KeyboardInterrupt
+        With ``parallel=1``, a signal during a run's training: the training saved its
+        ``last.pt`` and the run is recorded as interrupted.
     """
     from seizure.preprocessing.cache import Cache  # numpy: not needed to read a grid
 
@@ -534,24 +560,26 @@ def run_experiment(
         )
     elif not collect_only:
         t_start = time.perf_counter()
-        for k, spec in enumerate(chosen, 1):
-            head = f"[{k}/{len(chosen)}] {spec.name}"
-            if is_finished(run_dir_of(out, spec.name)):
-                say(f"{head}: finished before, skipped")
-            else:
-                say(f"{head}: training and evaluating -> {run_dir_of(out, spec.name)}")
+        then = "run the same command again to resume (a finished training is not redone)"
+        with stop_on_signals("experiment", then):
+            for k, spec in enumerate(chosen, 1):
+                head = f"[{k}/{len(chosen)}] {spec.name}"
+                if is_finished(run_dir_of(out, spec.name)):
+                    say(f"{head}: finished before, skipped")
+                else:
+                    say(f"{head}: training and evaluating -> {run_dir_of(out, spec.name)}")
 
-            def sub(message: str, _name: str = spec.name) -> None:
-                say(f"      {message}")
+                def sub(message: str, _name: str = spec.name) -> None:
+                    say(f"      {message}")
 
-            outcome = run_one(spec, opened, out, split=grid.split, device=device, log=sub)
-            result.outcomes.append(outcome)
-            progress.finished(outcome)
-            elapsed = time.perf_counter() - t_start
-            if outcome.status == "failed":
-                say(f"{head}: FAILED ({outcome.reason}); {elapsed:.0f} s elapsed")
-            elif outcome.status == "finished":
-                say(f"{head}: done in {outcome.seconds:.1f} s; {progress.line(k)}")
+                outcome = run_one(spec, opened, out, split=grid.split, device=device, log=sub)
+                result.outcomes.append(outcome)
+                progress.finished(outcome)
+                elapsed = time.perf_counter() - t_start
+                if outcome.status == "failed":
+                    say(f"{head}: FAILED ({outcome.reason}); {elapsed:.0f} s elapsed")
+                elif outcome.status == "finished":
+                    say(f"{head}: done in {outcome.seconds:.1f} s; {progress.line(k)}")
     # with --index each array task rebuilds the table from what is on disk (atomic writes);
     # the table of the whole grid is complete after the last task or `--collect`
     result.rows = collect_results(runs, out, stall_margin=grid.stall_margin)
