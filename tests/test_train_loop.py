@@ -162,6 +162,11 @@ def test_max_steps_then_resume_with_more(cache, tmp_path):
     result = run(config("train.max_steps=5"), cache, tmp_path / "r", resume=True)
     assert result.step == 5
     assert [r["epoch"] for r in metric_rows(tmp_path / "r")] == [1]  # partial row replaced
+    # resumed with the same max_steps: nothing more is trained
+    before = weights(tmp_path / "r")
+    result = run(config("train.max_steps=5"), cache, tmp_path / "r", resume=True)
+    assert result.status == "max_steps" and result.step == 5
+    assert_same_state(before, weights(tmp_path / "r"))
 
 
 class NaNAfter(TinySeqModel):
@@ -222,6 +227,21 @@ def test_early_stopping_and_best_checkpoint(cache, tmp_path):
     assert result.status == "early_stopped"
     assert result.epochs_completed == 3 and result.best_epoch == 1
     assert load_checkpoint(tmp_path / "r" / "best.pt")["epoch"] == 1
+    # resumed (a requeued job passes --resume): stopped before, so nothing is trained
+    rows, before = metric_rows(tmp_path / "r"), weights(tmp_path / "r")
+    messages = []
+    again = run(cfg, cache, tmp_path / "r", resume=True, log=messages.append)
+    assert again.status == "early_stopped" and again.epochs_completed == 3
+    assert again.step == result.step and metric_rows(tmp_path / "r") == rows
+    assert_same_state(before, weights(tmp_path / "r"))
+    assert any("nothing to train" in m for m in messages)
+    summary = json.loads((tmp_path / "r" / "summary.json").read_text())
+    assert summary["status"] == "early_stopped"
+    # a larger patience trains on
+    more = run(config("train.epochs=5", "train.learning_rate=0", "train.patience=3",
+                      "train.early_stopping_metric=val_loss"), cache, tmp_path / "r",
+               resume=True)  # fmt: skip
+    assert more.status == "early_stopped" and more.epochs_completed == 4
 
 
 def test_unknown_early_stopping_metric_is_refused(cache, tmp_path):

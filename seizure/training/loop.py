@@ -341,6 +341,9 @@ def train(
 
 def _fit(run: Run, state: TrainState) -> tuple[str, int]:
     """Train epoch after epoch until a stop; return the status and the exit code."""
+    finished = _finished_before(run, state)
+    if finished is not None:
+        return finished, 0
     with SignalCatcher(run.info) as signals:
         try:
             while state.epoch < run.config.train.epochs:
@@ -363,6 +366,27 @@ def _fit(run: Run, state: TrainState) -> tuple[str, int]:
                               state.best, state.history, run.wall_start)  # fmt: skip
             raise
     return "completed", 0
+
+
+def _finished_before(run: Run, state: TrainState) -> str | None:
+    """Return the status of a resumed run that already met a stop of its config, else None.
+
+    ``'max_steps'`` when ``state.step`` reached ``train.max_steps``; ``'early_stopped'`` at an
+    epoch boundary after ``train.patience`` epochs without improvement (a resumed run would
+    otherwise train one more epoch or step). A larger ``max_steps``, ``patience`` or
+    ``epochs`` on resume trains on.
+    """
+    cfg = run.config.train
+    if cfg.max_steps is not None and state.step >= cfg.max_steps:
+        run.say(f"train.max_steps={cfg.max_steps} was reached before (step {state.step}); "
+                "nothing to train")  # fmt: skip
+        return "max_steps"
+    at_boundary = state.batch_in_epoch == 0 and state.epoch > 0
+    if at_boundary and cfg.patience > 0 and state.best.bad_epochs >= cfg.patience:
+        run.say(f"stopped early before ({state.best.bad_epochs} epoch(s) without improvement, "
+                f"train.patience={cfg.patience}); nothing to train")  # fmt: skip
+        return "early_stopped"
+    return None
 
 
 def run_epoch(run: Run, state: TrainState, signals: SignalCatcher) -> EpochResult:
