@@ -280,3 +280,38 @@ def test_a_signal_in_the_evaluation_records_the_run_interrupted_and_the_rerun_on
     record = StageStore(out / "runs" / "solo").get("run")
     assert (record["status"], record["train_status"]) == ("finished", "completed")
     assert (out / "runs" / "solo" / "eval" / "scores.json").is_file()
+
+
+def test_a_signal_in_the_training_ends_the_experiment_with_the_signals_status(
+    tmp_path, random_cache, monkeypatch
+):
+    from seizure.training import loop
+    from seizure.utils.pool import Interrupted
+
+    real_train = loop.train
+
+    def signalled_train(config, cache, run_dir, **kwargs):
+        def at_step(info):
+            if info.step == 1:
+                os.kill(os.getpid(), signal.SIGTERM)
+
+        return real_train(config, cache, run_dir, callbacks=[at_step], **kwargs)
+
+    def unhandled(signum, frame):
+        raise AssertionError("SIGTERM reached no handler of the experiment")
+
+    grid, out = write_grid(tmp_path), tmp_path / "out"
+    monkeypatch.setattr(loop, "train", signalled_train)
+    previous = signal.signal(signal.SIGTERM, unhandled)
+    try:
+        # formerly a bare KeyboardInterrupt: click's "Aborted!" with exit status 1
+        with pytest.raises(Interrupted, match="interrupted by SIGTERM in a run's training") as c:
+            X.run_experiment(grid, random_cache.path, out, index=4, device="cpu")
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+    assert c.value.exit_code == 143
+    record = StageStore(out / "runs" / "solo").get("run")
+    assert (record["status"], record["train_status"]) == ("interrupted", "interrupted")
+    summary = json.loads((out / "runs" / "solo" / "train" / "summary.json").read_text())
+    assert summary["status"] == "interrupted"
+    assert (out / "runs" / "solo" / "train" / "last.pt").is_file()

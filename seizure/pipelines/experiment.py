@@ -66,7 +66,7 @@ from seizure.pipelines.grid import (
 )
 from seizure.pipelines.results import collect_results, plot_validation_curves, write_results
 from seizure.pipelines.stages import StageStore, stage_fingerprint
-from seizure.utils.pool import pool_context, process_pool, stop_on_signals
+from seizure.utils.pool import Interrupted, pool_context, process_pool, stop_on_signals
 
 __all__ = [
     "ExperimentGrid",
@@ -119,6 +119,25 @@ def _finished_training(train_dir: Path) -> str | None:
     except (OSError, ValueError, AttributeError):
         return None
     return status if status in FINISHED_TRAINING else None
+
+
+def _raise_interrupted(exit_code: int) -> None:
+    """Carry a training's signal on: :class:`Interrupted` (exit status 128 + the signal).
+
+    ``exit_code`` is the training's (:attr:`seizure.training.loop.TrainResult.exit_code`):
+    a signal's shows as 143 for SIGTERM and 130 for SIGINT, so a batch script sees the
+    signal it sent; a stop without a signal (``stop_at_step``) raises ``KeyboardInterrupt``.
+    """
+    import signal
+
+    if exit_code > 128:
+        name = signal.Signals(exit_code - 128).name
+        raise Interrupted(
+            exit_code - 128,
+            f"experiment interrupted by {name} in a run's training (its last.pt saved); run "
+            "the same command again to resume",
+        )
+    raise KeyboardInterrupt
 
 
 @dataclass
@@ -206,7 +225,7 @@ def run_one(
                                device=device, log=say)  # fmt: skip
                 info["train_status"] = result.status
                 if result.status == "interrupted":
-                    raise KeyboardInterrupt
+                    _raise_interrupted(result.exit_code)
         except NonFiniteLossError as err:
             info.update(diverged=True, train_status="diverged", diverged_reason=str(err))
             if not checkpoint.is_file():
@@ -214,7 +233,7 @@ def run_one(
             say(f"{spec.name}: diverged ({err}); evaluating the last good best.pt")
         evaluate(checkpoint, cache, run_dir / "eval", split=split, device=device,
                  reuse_probs=True, log=say)  # fmt: skip
-    except KeyboardInterrupt:
+    except (KeyboardInterrupt, Interrupted):
         reason = "interrupted; run again to resume"
         store.fail(RUN_STAGE, fingerprint, reason=reason, status="interrupted", **info)
         raise
@@ -300,7 +319,7 @@ def run_in_process(
         say(f"{spec.name}: process {os.getpid()}, {torch.get_num_threads()} CPU thread(s)")
         try:
             return run_one(spec, cache, out, split=split, device=device, log=say)
-        except KeyboardInterrupt:  # recorded as interrupted by run_one
+        except (KeyboardInterrupt, Interrupted):  # recorded as interrupted by run_one
             return RunOutcome(spec.name, "failed", "interrupted; run again to resume")
 
 
@@ -517,13 +536,10 @@ def run_experiment(
     GridError
         ``parallel < 1``, or see :func:`expand_grid` and :func:`select_runs`.
     Interrupted
-        SIGINT or SIGTERM: with ``parallel > 1`` every run's process is ended; with
-        ``parallel=1`` a signal outside the training (its evaluation) records the run in
-        progress as interrupted. The next invocation resumes it; a finished training is not
-        redone.
-    KeyboardInterrupt
-        With ``parallel=1``, a signal during a run's training: the training saved its
-        ``last.pt`` and the run is recorded as interrupted.
+        SIGINT or SIGTERM (exit status 130 or 143): with ``parallel > 1`` every run's
+        process is ended; with ``parallel=1`` the run in progress is recorded as interrupted
+        (in its training, after the training saved ``last.pt``). The next invocation
+        resumes it; a finished training is not redone.
     """
     from seizure.preprocessing.cache import Cache  # numpy: not needed to read a grid
 
