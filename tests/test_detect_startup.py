@@ -1,4 +1,5 @@
-"""``seizure detect`` reads its first recording while torch is imported and the model built.
+"""``seizure detect`` reads its first recording while torch is imported and the model built,
+and each next one while the model runs on the one before.
 
 The first recording is read ahead on a thread with the preprocessing peeked from the
 checkpoint; the results must be those of reading it in turn, a peek that disagrees with the
@@ -58,14 +59,52 @@ def test_the_first_recording_is_read_ahead_with_the_same_results(corpus, tmp_pat
     ahead = _detect(ckpt, [data], tmp_path / "ahead")
     assert [(name, thread.startswith("detect-read")) for name, thread, _ in reads] == [
         ("a", True),
-        ("b", False),
+        ("b", True),  # read while the model ran on a
     ]
     reads.clear()
     with pytest.MonkeyPatch.context() as mp:
-        mp.setattr(peek_module, "peek_checkpoint", lambda path: None)  # no read ahead
+        mp.setattr(peek_module, "peek_checkpoint", lambda path: None)  # no early first read
+        mp.setattr(D, "_unique_names", lambda recordings: [])  # and none ahead
         in_turn = _detect(ckpt, [data], tmp_path / "in_turn")
     assert [thread.startswith("detect-read") for _, thread, _ in reads] == [False, False]
     assert ahead == in_turn and ahead[0][3]  # a seizure found in a.edf both ways
+
+
+def test_the_next_recording_is_read_while_the_model_runs(corpus, tmp_path, reads, monkeypatch):
+    ckpt, data = corpus
+    for name, seed in (("c", 2), ("d", 3)):
+        write_edf(tmp_path / "edf" / f"{name}.edf", 60, [(10, 20)], seed=seed)
+    (tmp_path / "dup").mkdir()
+    write_edf(tmp_path / "dup" / "c.edf", 60, [], seed=4)  # same output name: never read
+    started = {name: threading.Event() for name in "abcd"}
+    real_windows, real_detect = D._windows_of, D._detect_one  # the former: the reads spy
+    overlapped: list[tuple[str, bool]] = []
+
+    def windows_of(path, config):
+        started[path.stem].set()
+        return real_windows(path, config)
+
+    def detect_one(res, *args):
+        following = {"a": "b", "b": "c", "c": "d"}.get(res.name)
+        if following is not None:  # the model's turn on res: the next read has begun
+            overlapped.append((res.name, started[following].wait(timeout=30)))
+        return real_detect(res, *args)
+
+    monkeypatch.setattr(D, "_windows_of", windows_of)
+    monkeypatch.setattr(D, "_detect_one", detect_one)
+    inputs = [data / "a.edf", data / "b.edf", tmp_path / "edf" / "c.edf", tmp_path / "dup" /
+              "c.edf", tmp_path / "edf" / "d.edf"]  # fmt: skip
+    results = D.detect(ckpt, inputs, tmp_path / "out", device="cpu", model_factory=power_factory)
+    assert overlapped == [("a", True), ("b", True), ("c", True)]
+    assert [r.error is None for r in results] == [True, True, True, False, True]
+    assert "same output name" in results[3].error
+    # each recording read once (the duplicate never), every read on the reader thread
+    assert [(n, th.startswith("detect-read")) for n, th, _ in reads] == [
+        ("a", True), ("b", True), ("c", True), ("d", True)
+    ]  # fmt: skip
+    monkeypatch.undo()
+    again = _detect(ckpt, inputs, tmp_path / "again")
+    assert [r.n_windows for r in results] == [n for _, _, n, _ in again]
 
 
 def test_a_peek_that_disagrees_with_the_checkpoint_is_not_used(corpus, tmp_path, reads):

@@ -27,6 +27,7 @@ files.
 
 from __future__ import annotations
 
+import bisect
 import logging
 import time
 from collections.abc import Callable, Sequence
@@ -252,6 +253,12 @@ def detect(
         warnings); default: this module's logger, INFO. The time of each stage of a
         recording is logged at DEBUG.
 
+    Notes
+    -----
+    Recordings are read and preprocessed one ahead, on a thread: the first while torch is
+    imported and the model built, recording k + 1 while the model runs on recording k. At
+    most two recordings' windows are in memory at once.
+
     Returns
     -------
     list of DetectionResult
@@ -285,6 +292,9 @@ def detect(
         run = {"checkpoint": str(checkpoint), "checkpoint_sha256": sha,
                "inputs": [str(i) for i in inputs]}  # fmt: skip
         results: list[DetectionResult] = []
+        # reads started ahead, by index; duplicate output names are never read
+        ahead: dict[int, Future] = {0: first[1]} if first is not None else {}
+        todo = _unique_names(recordings)
         with claim_output_folder(out, DETECTION_FOLDER, [checkpoint, *inputs, *config_files], run):
             names: dict[str, Path] = {}
             for k, (path, name) in enumerate(progress(recordings, desc="detect", unit="rec")):
@@ -298,7 +308,13 @@ def detect(
                     continue
                 names[name] = path
                 t0 = time.perf_counter()
-                read = first[1].result if k == 0 and first is not None else None
+                pending = ahead.pop(k, None)
+                i = bisect.bisect_right(todo, k)  # the next recording to read, if any
+                if i < len(todo) and todo[i] not in ahead:
+                    ahead[todo[i]] = reader.submit(
+                        _windows_of, recordings[todo[i]][0], config.preprocess
+                    )
+                read = pending.result if pending is not None else None
                 _detect_one(res, out, config, predictor, window_shape, save_probs, read)
                 seconds = time.perf_counter() - t0
                 say(res.summary() if not res.ok else f"{res.summary()} [{seconds:.1f} s]")
@@ -307,6 +323,17 @@ def detect(
                        "results": [r.as_dict() for r in results]}  # fmt: skip
             write_marker(out, DETECTION_FOLDER, summary, complete=True)
     return results
+
+
+def _unique_names(recordings: Sequence[tuple[Path, str]]) -> list[int]:
+    """Return the indices of the recordings to read: the first of each output name, in order."""
+    seen: set[str] = set()
+    keep = []
+    for k, (_, name) in enumerate(recordings):
+        if name not in seen:
+            seen.add(name)
+            keep.append(k)
+    return keep
 
 
 def load_model_from_checkpoint(*args: Any, **kwargs: Any) -> tuple[Any, Any, tuple[int, ...]]:
