@@ -43,6 +43,8 @@ def _format_table(report_dict: dict, files: int, duration_s: float) -> str:
             f"{method:<14}{pct(r['sensitivity']):>9}{pct(r['specificity']):>9}{fa:>11}"
             f"{num(r['hits']):>10}{num(r['misses']):>10}{num(r['false_alarms']):>10}  {r['unit']}"
         )
+        if "patients" in r:
+            rows.append(_interval_row(r))
         avg = r.get("patient_average")
         if avg:
             fa_avg = avg.get("fp_per_24h")
@@ -52,6 +54,20 @@ def _format_table(report_dict: dict, files: int, duration_s: float) -> str:
                 f"  (mean over {int(avg['patients'])} patients)"
             )
     return "\n".join(rows)
+
+
+def _interval_row(summary: dict) -> str:
+    """Row of one method's patient-resampled 95% intervals (``seizure score --json`` entry)."""
+
+    def span(bounds: list[float] | None, scale: float) -> str:
+        return "n/a" if bounds is None else f"{scale * bounds[0]:.2f}-{scale * bounds[1]:.2f}"
+
+    n = int(summary["patients"])
+    return (
+        f"{'  95%':<14}sens {span(summary['sensitivity_95'], 100.0)} %, "
+        f"FA/24h {span(summary['false_alarms_per_24h_95'], 1.0)} "
+        f"(patients resampled: {n})"
+    )
 
 
 @click.command(name="score")

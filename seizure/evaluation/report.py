@@ -1,9 +1,10 @@
 """``report.md``: what an evaluation found, readable in a browser or an editor.
 
 Sections: the run (checkpoint, cache, split, threshold), the scores of every method at the
-chosen threshold, the operating points, the curve image, the seizures the detector missed and
-the false alarms it raised (OVLP rule: any overlap) with a picture of the worst of each
-(:func:`seizure.evaluation.plot.plot_segment`, in ``snippets/``), the configuration.
+chosen threshold with their 95% intervals over resampled patients, the operating points, the
+curve image, the seizures the detector missed and the false alarms it raised (OVLP rule: any
+overlap) with a picture of the worst of each (:func:`seizure.evaluation.plot.plot_segment`,
+in ``snippets/``), the configuration.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ import yaml
 from seizure.evaluation.plot import ProbabilityTrace, cache_segment, plot_segment
 from seizure.io.events import Event
 from seizure.scoring.curve import OperatingPoint
+from seizure.scoring.intervals import LEVEL, RESAMPLES, SEED
 from seizure.utils.fsio import atomic_write_bytes, atomic_write_text
 
 __all__ = [
@@ -201,6 +203,7 @@ def render_report(
             f"{_num(s.get('false_alarms_per_24h'))} | {_num(s.get('hits'))} | "
             f"{_num(s.get('misses'))} | {_num(s.get('false_alarms'))} |"
         )
+    lines += _interval_lines(r.scores)
     lines += [
         "",
         "## Operating points",
@@ -247,6 +250,46 @@ def render_report(
         "",
     ]
     return "\n".join(lines)
+
+
+def _span(bounds: Any, percent: bool) -> str:
+    """``lo-hi`` of an interval (percent of fractions, or FA/24h); ``n/a`` when undefined."""
+    if not isinstance(bounds, Sequence) or len(bounds) != 2 or None in bounds:
+        return "n/a"
+    lo, hi = (100 * float(b) for b in bounds) if percent else (float(b) for b in bounds)
+    return f"{lo:.2f}-{hi:.2f}" + ("%" if percent else "")
+
+
+def _interval_lines(scores: Mapping[str, Any]) -> list[str]:
+    """Return the lines giving each method's patient-resampled 95% intervals.
+
+    One per method whose entry has ``patients`` (``seizure score --json`` schema), e.g.
+    ``- NEDC OVLP 32.80% (95% over 42 patients: 24.10-41.00%) at 9.16 FA/24h (3.55-15.76)``;
+    no lines when no entry has them.
+    """
+    lines: list[str] = []
+    for key, name in _METHOD_NAMES.items():
+        s = scores.get(key)
+        if not isinstance(s, Mapping) or "patients" not in s:
+            continue
+        sens, n = _pct(s.get("sensitivity")), int(s["patients"])
+        lines.append(
+            f"- {name} {sens}{'' if sens == 'n/a' else '%'} "
+            f"(95% over {n} patient{'s' if n != 1 else ''}: "
+            f"{_span(s.get('sensitivity_95'), True)}) "
+            f"at {_num(s.get('false_alarms_per_24h'))} FA/24h "
+            f"({_span(s.get('false_alarms_per_24h_95'), False)})"
+        )
+    if not lines:
+        return []
+    return [
+        "",
+        f"How much these figures move with the patients drawn: the central "
+        f"{100 * LEVEL:g}% of each pooled figure over {RESAMPLES} resamples of the patients "
+        f"with replacement (seed {SEED}).",
+        "",
+        *lines,
+    ]
 
 
 def _operating_point_rows(

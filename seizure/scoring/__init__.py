@@ -9,6 +9,7 @@ Modules:
 - :mod:`~seizure.scoring.nedc`: NEDC OVLP, TAES, EPOCH and DPALIGN;
 - :mod:`~seizure.scoring.szcore`: SzCORE event and sample scoring;
 - :mod:`~seizure.scoring.score`: one entry point over every method, files and folders;
+- :mod:`~seizure.scoring.intervals`: 95% intervals of pooled figures over resampled patients;
 - :mod:`~seizure.scoring.lists`: pairing reference and hypothesis files;
 - :mod:`~seizure.scoring.postprocess`: probabilities -> events (smoothing, threshold, gaps);
 - :mod:`~seizure.scoring.curve`: the threshold sweep and operating points;

@@ -11,6 +11,9 @@ Methods (keys of the results):
     (:mod:`seizure.scoring.szcore`), pooled over recordings, plus SzCORE's average over
     patients (the recording name up to the first ``_`` by default).
 
+Every method's pooled sensitivity and false alarms per 24 h also get a 95% interval from
+resampling the patients (:mod:`seizure.scoring.intervals`).
+
 Entry points, from cheapest to most convenient:
 
 * :func:`score_events` - one recording, one method, events in memory (returns additive
@@ -29,10 +32,13 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from seizure.evaluation.config import check_scoring_settings
 from seizure.io.annotations import read_annotation
 from seizure.io.edf import read_edf_header
 from seizure.io.events import Annotation, duration_problem
+from seizure.scoring.intervals import PatientIntervals, patient_intervals
 from seizure.scoring.lists import pair_inputs, recording_name
 from seizure.scoring.nedc import (
     NEDC_METHODS,
@@ -201,13 +207,40 @@ def _clean(value: Any) -> Any:
     return value
 
 
+def _patient_arrays(per_patient: Mapping[str, Counts]) -> tuple[np.ndarray, ...]:
+    """Hits, targets, scaled false alarms and seconds of each patient, shape (n_patients,).
+
+    The quantities :meth:`MethodResult.summary` pools: NEDC label ``seiz``'s TP, TP + FN
+    and FP (times the epoch length for EPOCH, as its rate scales them), SzCORE's TP,
+    reference events or samples, and FP.
+    """
+    rows = []
+    for c in per_patient.values():
+        if isinstance(c, NedcCounts):
+            seiz = c.metrics().per_label["seiz"]
+            scale = c.epoch_s if c.method == "epoch" else 1.0
+            rows.append((seiz["tp"], seiz["tp"] + seiz["fn"], seiz["fp"] * scale, c.duration_s))
+        else:
+            rows.append((c.tp, c.ref_true, c.fp, c.duration_s))
+    table = np.array(rows, dtype=float).reshape(len(rows), 4)
+    return tuple(table[:, k] for k in range(4))
+
+
 @dataclass
 class MethodResult:
-    """Pooled counts of one method, and (SzCORE) the counts of each patient."""
+    """Pooled counts of one method, and the counts of each patient."""
 
     method: str
     counts: Counts
-    per_patient: dict[str, SzcoreCounts] = field(default_factory=dict)
+    per_patient: dict[str, Counts] = field(default_factory=dict)
+
+    def intervals(self) -> PatientIntervals:
+        """95% intervals of the pooled sensitivity and FA/24h over resampled patients.
+
+        See :func:`seizure.scoring.intervals.patient_intervals` (1000 draws, seed 0) over
+        :attr:`per_patient`.
+        """
+        return patient_intervals(*_patient_arrays(self.per_patient))
 
     def summary(self) -> dict[str, Any]:
         """Return the method's entry of ``seizure score --json``.
@@ -217,7 +250,10 @@ class MethodResult:
         ``hits``, ``misses``, ``false_alarms``, ``targets``, ``precision``, ``f1``,
         ``total_duration_s``, ``unit`` (what the counts count: ``events``, ``epochs`` or
         ``samples``); NEDC methods add ``nedc`` (every figure NEDC prints, per label and in
-        its summary); SzCORE methods add ``patient_average``.
+        its summary); SzCORE methods add ``patient_average``. With :attr:`per_patient`
+        given, ``patients`` (how many), ``sensitivity_95`` and ``false_alarms_per_24h_95``
+        (``[low, high]`` of the pooled figure over resampled patients, see
+        :meth:`intervals`; ``None`` where no draw defines it).
         """
         c = self.counts
         if isinstance(c, NedcCounts):
@@ -251,8 +287,15 @@ class MethodResult:
                 "f1": m2["f1"],
                 "total_duration_s": c.duration_s,
                 "unit": "events" if c.method == "szcore_event" else "samples",
-                "patient_average": patient_average(self.per_patient),
+                "patient_average": patient_average(self.per_patient),  # SzcoreCounts only
             }
+        if self.per_patient:
+            ci = self.intervals()
+            out["sensitivity_95"] = None if ci.sensitivity is None else list(ci.sensitivity)
+            out["false_alarms_per_24h_95"] = (
+                None if ci.false_alarms_per_24h is None else list(ci.false_alarms_per_24h)
+            )
+            out["patients"] = ci.patients
         return _clean(out)
 
 
@@ -323,7 +366,7 @@ def score_recordings(
     methods = check_methods(methods)
     params = params or ScoreParams()
     totals: dict[str, Counts | None] = dict.fromkeys(methods)
-    patients: dict[str, dict[str, SzcoreCounts]] = {m: {} for m in methods}
+    patients: dict[str, dict[str, Counts]] = {m: {} for m in methods}
     per_file: dict[str, dict[str, Counts]] = {}
     files = 0
     duration = 0.0
@@ -348,8 +391,8 @@ def score_recordings(
                 )
             else:
                 counts = szcore_counts(ref, hyp, duration_s, method, params.szcore_fs_hz)
-                prev = patients[method].get(patient)
-                patients[method][patient] = counts if prev is None else prev + counts
+            prev = patients[method].get(patient)
+            patients[method][patient] = counts if prev is None else prev + counts
             total = totals[method]
             totals[method] = counts if total is None else total + counts
             if keep_per_file:
