@@ -122,20 +122,14 @@ def _finished_training(train_dir: Path) -> str | None:
 
 
 def _raise_interrupted(exit_code: int) -> None:
-    """Carry a training's signal on: :class:`Interrupted` (exit status 128 + the signal).
-
-    ``exit_code`` is the training's (:attr:`seizure.training.loop.TrainResult.exit_code`):
-    a signal's shows as 143 for SIGTERM and 130 for SIGINT, so a batch script sees the
-    signal it sent; a stop without a signal (``stop_at_step``) raises ``KeyboardInterrupt``.
-    """
+    """Raise :class:`Interrupted` for a training's signal, else (no signal) KeyboardInterrupt."""
     import signal
 
     if exit_code > 128:
-        name = signal.Signals(exit_code - 128).name
         raise Interrupted(
             exit_code - 128,
-            f"experiment interrupted by {name} in a run's training (its last.pt saved); run "
-            "the same command again to resume",
+            f"experiment interrupted by {signal.Signals(exit_code - 128).name} in a run's "
+            "training (its last.pt saved); run the same command again to resume",
         )
     raise KeyboardInterrupt
 

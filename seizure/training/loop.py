@@ -369,22 +369,16 @@ def _fit(run: Run, state: TrainState) -> tuple[str, int]:
 
 
 def _finished_before(run: Run, state: TrainState) -> str | None:
-    """Return the status of a resumed run that already met a stop of its config, else None.
+    """Return the stop a resumed run already met (``max_steps``, ``early_stopped``) or None.
 
-    ``'max_steps'`` when ``state.step`` reached ``train.max_steps``; ``'early_stopped'`` at an
-    epoch boundary after ``train.patience`` epochs without improvement (a resumed run would
-    otherwise train one more epoch or step). A larger ``max_steps``, ``patience`` or
-    ``epochs`` on resume trains on.
+    Else a resumed run would train one more step or epoch; a larger limit trains on.
     """
-    cfg = run.config.train
+    cfg, best = run.config.train, state.best
     if cfg.max_steps is not None and state.step >= cfg.max_steps:
-        run.say(f"train.max_steps={cfg.max_steps} was reached before (step {state.step}); "
-                "nothing to train")  # fmt: skip
+        run.say(f"train.max_steps={cfg.max_steps} was reached before; nothing to train")
         return "max_steps"
-    at_boundary = state.batch_in_epoch == 0 and state.epoch > 0
-    if at_boundary and cfg.patience > 0 and state.best.bad_epochs >= cfg.patience:
-        run.say(f"stopped early before ({state.best.bad_epochs} epoch(s) without improvement, "
-                f"train.patience={cfg.patience}); nothing to train")  # fmt: skip
+    if state.batch_in_epoch == 0 and state.epoch > 0 and 0 < cfg.patience <= best.bad_epochs:
+        run.say(f"stopped early before (train.patience={cfg.patience}); nothing to train")
         return "early_stopped"
     return None
 
